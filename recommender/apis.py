@@ -1,0 +1,3 @@
+"""API: feed, related, hot, suggested users."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API: tags, interests, admin tag correction."""
+
+urlpatterns: list = []

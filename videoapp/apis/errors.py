@@ -1,0 +1,25 @@
+"""One error shape for the whole API: ``{"detail": "...", "errors": {field: [messages]}}``."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    # Services raise Django's ValidationError; the API turns it into a 400, never a 500.
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "message_dict"):
+            exc = exceptions.ValidationError(exc.message_dict)
+        else:
+            exc = exceptions.ValidationError({"detail": exc.messages})
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        if isinstance(data, list):
+            data = {"non_field_errors": data}
+        first = next(iter(data.values()), [""]) if isinstance(data, dict) else data
+        message = first[0] if isinstance(first, list) and first else str(first)
+        response.data = {"detail": str(message), "errors": data}
+    return response

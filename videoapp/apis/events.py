@@ -1,0 +1,3 @@
+"""API: events."""
+
+urlpatterns: list = []

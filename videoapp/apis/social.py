@@ -1,0 +1,3 @@
+"""API: social."""
+
+urlpatterns: list = []

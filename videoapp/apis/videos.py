@@ -1,0 +1,3 @@
+"""API: videos."""
+
+urlpatterns: list = []

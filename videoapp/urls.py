@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from videoapp.apis import health
+
+api_v1 = [
+    path("health/live", health.LiveApi.as_view(), name="health-live"),
+    path("health/ready", health.ReadyApi.as_view(), name="health-ready"),
+    path("", include("videoapp.apis.accounts")),
+    path("", include("videoapp.apis.videos")),
+    path("", include("videoapp.apis.social")),
+    path("", include("videoapp.apis.events")),
+    path("", include("tagging.apis")),
+    path("", include("recommender.apis")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("videoapp.views")),
+]

@@ -1,0 +1,3 @@
+"""Site pages."""
+
+urlpatterns: list = []
