@@ -10,7 +10,7 @@ The pipeline, each step measured in ``docs/keywords.md``:
    keywords (runs of adjacent noun-like words) that repeat in the text or were seen in the
    corpus the IDF was learnt from.
 4. score: position-weighted term frequency x IDF (corpus IDF, jieba's built-in IDF for words the
-   corpus has not seen), title occurrences weighted up, words inside a chosen compound demoted.
+   corpus has not seen), title occurrences weighted up, words that never occur outside a compound dropped.
 
 Everything here is deterministic and thread-safe once built; ``extract`` never raises on text.
 """
@@ -64,7 +64,9 @@ _EMOJI_CLASS = (
     "\U000e0000-\U000e007f"
 )
 _EMOJI_RE = re.compile(f"[{_EMOJI_CLASS}]+")
-_URL_RE = re.compile(r"(?:https?://|ftp://|www\.)[^\s\u3000-\u303f\uff00-\uffef<>\"'，。！？、；：“”‘’（）【】《》]+")
+_URL_RE = re.compile(
+    r"(?:https?://|ftp://|www\.)[^\s\u3000-\u303f\uff00-\uffef<>\"'，。！？、；：“”‘’（）【】《》]+"
+)
 _EMAIL_RE = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}")
 # Characters that end a mention or a hashtag besides whitespace.
 _TAG_STOP = r"\s#@,.;:!?'\"()\[\]{}<>，。；：！？、“”‘’（）【】《》「」『』…~|/\\"
@@ -219,16 +221,15 @@ class IdfTable:
         return self.unseen_idf(word)
 
     def unseen_idf(self, word: str) -> float:
-        """IDF of a word the corpus has not seen.
+        """IDF of a word the corpus has not seen (or saw once: such entries are not stored).
 
-        An unseen word is at least as rare as a word seen once, so it scores at least
-        ``default_idf`` (the IDF of df=1); among unseen words jieba's built-in IDF orders them
-        (an unseen common word like "今年" stays below an unseen rare term).
+        Such a word is about as rare in the site as a word seen once (``default_idf``); jieba's
+        built-in IDF, relative to its median, orders them, so that an unseen common word
+        ("模型") stays below an unseen rare term. Multiplicative so the result stays positive
+        on any corpus size.
         """
         builtin_idf, builtin_median = _builtin_idf()
-        jieba_idf = builtin_idf.get(word, builtin_median)
-        # jieba's table spans roughly [2, 14]; map its median to this table's df=1 IDF.
-        return max(0.0, self.default_idf + (jieba_idf - builtin_median) * 0.5)
+        return self.default_idf * builtin_idf.get(word, builtin_median) / builtin_median
 
     def to_json(self) -> str:
         return json.dumps(
@@ -341,8 +342,11 @@ KEYWORD_POS = frozenset(
 # so that "非线性控制", "大角度机动", "补肾活血汤" stay together).
 COMPOUND_POS = KEYWORD_POS | frozenset({"a", "b", "v", "vd", "d", "m", "q", "f", "s", "t", "x"})
 _LATIN_RE = re.compile(r"^[a-z0-9][a-z0-9+#&._%\-]*$")
+_LETTERS_RE = re.compile(r"[a-z]")
 _HAS_CJK_OR_LATIN = re.compile(r"[a-z\u4e00-\u9fff\u3400-\u4dbf]")
-_SENTENCE_END = frozenset("。！？!?；;\n")
+# A sentence ends at CJK / exclamation / question punctuation, a newline, or a full stop that is
+# not a decimal point or part of an abbreviation ("7.0", "e.g").
+_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]+|\.(?![0-9a-z])")
 
 
 @dataclass(frozen=True)
@@ -359,9 +363,13 @@ class ExtractionConfig:
     max_compound_chars: int = 12
     min_compound_repeats: int = 2  # times a compound must occur in the text (or be in the IDF table)
     title_weight: float = 3.0  # an occurrence in the title counts this many times
-    first_sentence_weight: float = 1.0  # an occurrence in the first sentence of the text
-    demote_parts: float = 0.5  # score multiplier for a word inside a better-scoring compound
+    edge_sentences: str = "both"  # which sentences of the text are weighted: first, last, both
+    edge_sentence_weight: float = 1.0  # Edmundson's location rule: opening / closing sentences
     min_word_chars: int = 2  # one-character Chinese words are too ambiguous to be tags
+    compound_idf: str = "max"
+    # Besides noun-like tags, a compound may end on a verb: "深度学习", "数值模拟", "快速测定".
+    compound_end_extra_pos: tuple[str, ...] = ("v",)
+    drop_nested: bool = True  # drop a candidate that only ever occurs inside a longer compound
 
 
 @dataclass
@@ -393,6 +401,7 @@ class KeywordExtractor:
         self._user_words = self.library.user_words
         self._stop = self.library.stop_words
         self._blocked = self.library.blocked
+        self._compound_end_pos = KEYWORD_POS | frozenset(self.config.compound_end_extra_pos)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -439,8 +448,8 @@ class KeywordExtractor:
     def candidates(self, *, text: str, title: str = "") -> set[str]:
         """Every keyword candidate of a text (for learning an IDF table over candidates)."""
         doc = _Doc()
-        self._collect(title, doc, weight=1.0, first_weight=1.0)
-        self._collect(text, doc, weight=1.0, first_weight=1.0)
+        self._collect(title, doc, weight=1.0, edge_weight=1.0)
+        self._collect(text, doc, weight=1.0, edge_weight=1.0)
         return set(doc.counts) | set(doc.compounds)
 
     # -- internals ---------------------------------------------------------------------------
@@ -452,34 +461,52 @@ class KeywordExtractor:
         if tag is not None:
             return tag
         if _LATIN_RE.match(word):
-            return "eng"
+            # "5g", "mp4", "b": numbers and one-letter codes are not keywords on their own.
+            return "eng" if len(_LETTERS_RE.findall(word)) >= 2 else "m"
         return "new"
 
-    def _collect(self, raw: str, doc: _Doc, *, weight: float, first_weight: float) -> None:
+    def _segments(self, clean: str, weight: float, edge_weight: float) -> list[tuple[str, float]]:
+        """Split a text into (segment, weight): its first and last sentences weigh more."""
+        if edge_weight == 1.0:
+            return [(clean, weight)]
+        ends = [m.end() for m in _SENTENCE_END_RE.finditer(clean) if clean[m.end() :].strip()]
+        if not ends:
+            return [(clean, weight)]
+        first_end, last_start = ends[0], ends[-1]
+        which = self.config.edge_sentences
+        first_w = weight * edge_weight if which in ("first", "both") else weight
+        last_w = weight * edge_weight if which in ("last", "both") else weight
+        if first_end == last_start:
+            return [(clean[:first_end], first_w), (clean[first_end:], last_w)]
+        return [
+            (clean[:first_end], first_w),
+            (clean[first_end:last_start], weight),
+            (clean[last_start:], last_w),
+        ]
+
+    def _collect(self, raw: str, doc: _Doc, *, weight: float, edge_weight: float) -> None:
         if not raw:
             return
         _, clean = split_hashtags(normalize_text(raw))
         cfg = self.config
         stop = self._stop
         keyword_pos = KEYWORD_POS if cfg.pos_filter else COMPOUND_POS
-        run: list[str] = []
-        w = weight * first_weight
         counts = doc.counts
-        for word in self._tokenizer.cut(clean):
-            if word in _SENTENCE_END:
-                w = weight
-            tag = self._tag(word)
-            is_content = tag in COMPOUND_POS and word not in stop and _HAS_CJK_OR_LATIN.search(word)
-            if not is_content:
-                if len(run) > 1:
-                    self._add_compounds(run, doc, w)
-                run = []
-                continue
-            run.append(word)
-            if tag in keyword_pos and (len(word) >= cfg.min_word_chars or tag in ("user", "eng")):
-                counts[word] += w
-        if len(run) > 1:
-            self._add_compounds(run, doc, w)
+        for segment, w in self._segments(clean, weight, edge_weight):
+            run: list[str] = []
+            for word in self._tokenizer.cut(segment):
+                tag = self._tag(word)
+                is_content = tag in COMPOUND_POS and word not in stop and _HAS_CJK_OR_LATIN.search(word)
+                if not is_content:
+                    if len(run) > 1:
+                        self._add_compounds(run, doc, w)
+                    run = []
+                    continue
+                run.append(word)
+                if tag in keyword_pos and (len(word) >= cfg.min_word_chars or tag in ("user", "eng")):
+                    counts[word] += w
+            if len(run) > 1:
+                self._add_compounds(run, doc, w)
 
     def _add_compounds(self, run: list[str], doc: _Doc, w: float) -> None:
         cfg = self.config
@@ -489,8 +516,9 @@ class KeywordExtractor:
         for size in range(2, min(cfg.max_compound_words, n) + 1):
             for start in range(n - size + 1):
                 words = run[start : start + size]
-                # A compound ends on a noun-like word: "控制器设计" yes, "设计简化了" no.
-                if self._tag(words[-1]) not in KEYWORD_POS:
+                # A compound ends on a noun-like word (or a verb, see the config): "控制器设计"
+                # yes, "简化设计过程较快" no.
+                if self._tag(words[-1]) not in self._compound_end_pos:
                     continue
                 phrase = "".join(words)
                 if len(phrase) > cfg.max_compound_chars:
@@ -507,30 +535,41 @@ class KeywordExtractor:
     def _extract(self, *, text: str, title: str, k: int) -> list[tuple[str, float]]:
         cfg = self.config
         doc = _Doc()
-        self._collect(title, doc, weight=cfg.title_weight, first_weight=1.0)
-        self._collect(text, doc, weight=1.0, first_weight=cfg.first_sentence_weight)
+        self._collect(title, doc, weight=cfg.title_weight, edge_weight=1.0)
+        self._collect(text, doc, weight=1.0, edge_weight=cfg.edge_sentence_weight)
         idf = self.idf
         scores: dict[str, float] = {}
         for word, tf in doc.counts.items():
             scores[word] = tf * idf.get(word)
-        part_of: dict[str, float] = {}
-        for phrase, tf in doc.compounds.items():
+        never_alone: set[str] = set()
+        compounds = doc.compounds
+        for phrase, tf in compounds.items():
             known = phrase in idf.idf
             if tf < cfg.min_compound_repeats and not known:
                 continue
+            parts = doc.parts[phrase]
             if known:
                 phrase_idf = idf.idf[phrase]
-            else:
-                parts = doc.parts[phrase]
+            elif cfg.compound_idf == "max":
                 phrase_idf = max(idf.get(p) for p in parts)
+            elif cfg.compound_idf == "mean":
+                phrase_idf = sum(idf.get(p) for p in parts) / len(parts)
+            else:
+                phrase_idf = sum(idf.get(p) for p in parts)
             score = tf * phrase_idf
             scores[phrase] = max(scores.get(phrase, 0.0), score)
-            for part in doc.parts[phrase]:
-                part_of[part] = max(part_of.get(part, 0.0), score)
-        if cfg.demote_parts != 1.0:
-            for part, best in part_of.items():
-                if part in scores and scores[part] < best:
-                    scores[part] *= cfg.demote_parts
+            if cfg.drop_nested:
+                # A shorter candidate that never occurs outside this compound is not a keyword
+                # of its own ("活血汤" inside every "补肾活血汤"): C-value's nested-term rule.
+                n = len(parts)
+                for size in range(1, n):
+                    for start in range(n - size + 1):
+                        sub = "".join(parts[start : start + size])
+                        sub_tf = compounds.get(sub) if size > 1 else doc.counts.get(sub)
+                        if sub_tf is not None and sub_tf <= tf + 1e-9:
+                            never_alone.add(sub)
+        for sub in never_alone:
+            scores.pop(sub, None)
         merged: dict[str, float] = {}
         for word, score in scores.items():
             canonical = self._canonical_ok(word)
@@ -565,6 +604,10 @@ def learn_idf(
             continue
     # Words seen in a single document get no entry: their IDF equals default_idf anyway
     # (see IdfTable.unseen_idf) and they are most of the table.
-    idf = {word: math.log((n_docs + 1) / (count + 1)) + 1.0 for word, count in df.items() if count >= max(min_df, 2)}
+    idf = {
+        word: math.log((n_docs + 1) / (count + 1)) + 1.0
+        for word, count in df.items()
+        if count >= max(min_df, 2)
+    }
     default_idf = math.log((n_docs + 1) / 2) + 1.0
     return IdfTable(idf=idf, doc_count=n_docs, default_idf=default_idf)
