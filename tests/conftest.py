@@ -32,6 +32,8 @@ def media_root(tmp_path_factory) -> Path:
 def _isolated_media_and_eager_celery(settings, media_root, tmp_path):
     settings.MEDIA_ROOT = media_root
     settings.ARTEFACT_ROOT = tmp_path / "artefacts"
+    # Password hashing is deliberately slow; tests create many users and log in often.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True

@@ -1,0 +1,111 @@
+"""Rate limits on abuse-prone endpoints; a throttled request gets 429 with ``Retry-After``.
+
+Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` under the scopes ``login``, ``register``,
+``comment`` and ``events``.  They are read on every request (DRF's own classes read them once at import),
+so a settings override - in tests or at run time - takes effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class ScopedThrottle(SimpleRateThrottle):
+    """A fixed scope, its rate read from the current settings."""
+
+    scope: str = ""
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def _ident_key(self, request) -> str:
+        if request.user and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return f"ip:{self.get_ident(request)}"
+
+    def get_cache_key(self, request, view) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self._ident_key(request)}
+
+
+# The name other modules imported first.
+_ScopedThrottle = ScopedThrottle
+
+
+class LoginIpThrottle(ScopedThrottle):
+    """Every login or token attempt from one address counts (slows one host trying many accounts)."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+
+class LoginFailureThrottle(ScopedThrottle):
+    """Failed logins per username and address (slows guessing one account's password).
+
+    Only failures count, so a user who types the password right is never held up by this one;
+    the view calls :meth:`record_failure` after a wrong password.
+    """
+
+    scope = "login_failure"
+
+    def get_rate(self) -> str | None:
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        return rates.get("login_failure") or rates.get("login")
+
+    def get_cache_key(self, request, view) -> str | None:
+        username = str(request.data.get("username", "")).strip().lower() if hasattr(request, "data") else ""
+        if not username:
+            return None
+        # Hashed: the cache key must not carry user input verbatim (length, characters).
+        digest = hashlib.sha256(f"{username}\0{self.get_ident(request)}".encode()).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": digest}
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        # Check only; failures are recorded by the view.
+        return len(self.history) < self.num_requests or self.throttle_failure()
+
+    def record_failure(self, request, view) -> None:
+        if self.rate is None:
+            return
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return
+        now = self.timer()
+        history = [moment for moment in self.cache.get(key, []) if moment > now - self.duration]
+        history.insert(0, now)
+        self.cache.set(key, history, self.duration)
+
+
+class RegisterThrottle(ScopedThrottle):
+    scope = "register"
+
+    def get_cache_key(self, request, view) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+
+class CommentThrottle(ScopedThrottle):
+    """Limits writing comments; reading them is free."""
+
+    scope = "comment"
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return super().allow_request(request, view)
+
+
+class EventsThrottle(ScopedThrottle):
+    scope = "events"
