@@ -130,7 +130,30 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Recommender jobs (recommender/tasks.py) and the IDF of tag extraction; intervals in seconds.
+CELERY_BEAT_SCHEDULE: dict = {
+    # IDF from the site's own titles and descriptions; the extractors switch to the new table on commit.
+    "tagging-idf-recompute": {
+        "task": "tagging.idf_recompute",
+        "schedule": float(os.environ.get("SCHEDULE_IDF_RECOMPUTE_SECONDS", str(24 * 3600))),
+    },
+    "recommender-hot-refresh": {
+        "task": "recommender.hot_refresh",
+        "schedule": float(os.environ.get("SCHEDULE_HOT_REFRESH_SECONDS", "300")),
+    },
+    "recommender-interactions-rebuild": {
+        "task": "recommender.interactions_rebuild",
+        "schedule": float(os.environ.get("SCHEDULE_INTERACTIONS_REBUILD_SECONDS", "3600")),
+    },
+    "recommender-model-train": {
+        "task": "recommender.model_train",
+        "schedule": float(os.environ.get("SCHEDULE_MODEL_TRAIN_SECONDS", str(6 * 3600))),
+    },
+    "tagging-idf-recompute": {
+        "task": "tagging.idf_recompute",
+        "schedule": float(os.environ.get("SCHEDULE_IDF_RECOMPUTE_SECONDS", str(24 * 3600))),
+    },
+}
 
 # --- Auth, i18n ---
 AUTH_PASSWORD_VALIDATORS = [
@@ -198,7 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "videoapp.pagination.StandardPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "videoapp.apis.schema.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "login": os.environ.get("THROTTLE_LOGIN", "10/min"),
         "register": os.environ.get("THROTTLE_REGISTER", "20/hour"),
@@ -215,6 +238,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EventKindEnum": "videoapp.models.Event.Kind",
+        "KeywordKindEnum": "tagging.models.KeywordEntry.Kind",
+    },
 }
 
 # --- Security: strict in production (DEBUG off), relaxed for local development ---
