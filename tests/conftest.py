@@ -34,11 +34,13 @@ def _isolated_media_and_eager_celery(settings, media_root, tmp_path):
     settings.ARTEFACT_ROOT = tmp_path / "artefacts"
     # Password hashing is deliberately slow; tests create many users and log in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The app reads Django settings with the CELERY_ namespace: only the prefixed keys take effect
+    # (``conf.task_always_eager = ...`` would be stored under a name nobody reads).
     previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    celery_app.conf.CELERY_TASK_EAGER_PROPAGATES = True
     yield
-    celery_app.conf.task_always_eager = previous
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +62,7 @@ def _worker_process(django_db_setup, django_db_blocker, media_root):
 
     broker = settings.CELERY_BROKER_URL
     if not broker or connection.vendor != "postgresql":
-        message = "needs CELERY_BROKER_URL and a PostgreSQL DATABASE_URL (make test-services sets both)"
+        message = "needs CELERY_BROKER_URL and a PostgreSQL DATABASE_URL (.ci/run sets both)"
         if _services_required():
             pytest.fail(message)
         pytest.skip(message)
@@ -100,10 +102,13 @@ def _worker_process(django_db_setup, django_db_blocker, media_root):
 @pytest.fixture
 def celery_worker(_worker_process, transactional_db):
     """Send tasks to the real worker for this test (data must be committed: transactional_db)."""
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = _worker_process
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    celery_app.conf.CELERY_TASK_DEFAULT_QUEUE = _worker_process
+    # kombu caches the default queue on first use; drop it so messages go to the worker's queue.
+    for cached in ("queues", "default_queue", "send_task_message", "router"):
+        celery_app.amqp.__dict__.pop(cached, None)
     yield _worker_process
-    celery_app.conf.task_always_eager = True
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ def test_ready_is_503_when_the_broker_is_unreachable(api_client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     from videoapp.celery import app
 
-    previous = app.conf.broker_url
-    app.conf.broker_url = settings.CELERY_BROKER_URL
+    previous = app.conf.CELERY_BROKER_URL
+    app.conf.CELERY_BROKER_URL = settings.CELERY_BROKER_URL
     try:
         response = api_client.get("/api/v1/health/ready")
     finally:
-        app.conf.broker_url = previous
+        app.conf.CELERY_BROKER_URL = previous
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("down")
 

@@ -61,8 +61,10 @@ class VideoCardSerializer(serializers.Serializer):
     favourite_count = serializers.IntegerField()
     comment_count = serializers.IntegerField()
 
-    def get_poster(self, video) -> str | None:
-        return video.poster.url if video.poster else None
+    def get_poster(self, video) -> str:
+        from videoapp.apis.videos import video_poster_url
+
+        return video_poster_url(video)
 
 
 class SocialStateSerializer(serializers.Serializer):
