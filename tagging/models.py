@@ -170,3 +170,17 @@ class TagCorrection(models.Model):
         verbose_name = _("标签校正记录")
         verbose_name_plural = _("标签校正记录")
         ordering = ["-created_at"]
+
+
+class CommentKeywords(models.Model):
+    """The keywords a comment contributed, written once: makes ``comment_keywords_apply`` idempotent."""
+
+    comment = models.OneToOneField("videoapp.Comment", on_delete=models.CASCADE, related_name="+")
+    keywords = models.JSONField(default=list, blank=True, help_text="[[keyword, score], ...]")
+    interests_changed = models.PositiveIntegerField(default=0)
+    video_tags_changed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("评论关键词")
+        verbose_name_plural = _("评论关键词")
