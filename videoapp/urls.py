@@ -22,4 +22,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("videoapp.views")),
+    # Site pages last: they never shadow the API, the admin or the video pages above.
+    path("", include("videoapp.pages.urls")),
 ]
