@@ -44,7 +44,7 @@ def _check_broker() -> str:
         return "eager"
     from videoapp.celery import app
 
-    with app.connection_for_write() as conn:
+    with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=1)
     return "ok"
 
