@@ -72,8 +72,11 @@ def _worker_process(django_db_setup, django_db_blocker, media_root):
         f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
     env["MEDIA_ROOT"] = str(media_root)
-    queue = f"test-{os.getpid()}"
-    env["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    env["ARTEFACT_ROOT"] = str(media_root.parent / "worker-artefacts")
+    # The worker consumes the queue this process sends to; messages left there by an earlier,
+    # interrupted run would run against the wrong database, so the queue starts empty.
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    celery_app.control.purge()
     log = open(media_root / "worker.log", "w")  # noqa: SIM115 (closed in teardown)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "videoapp", "worker", "--pool", "solo", "-Q", queue,
@@ -103,10 +106,6 @@ def _worker_process(django_db_setup, django_db_blocker, media_root):
 def celery_worker(_worker_process, transactional_db):
     """Send tasks to the real worker for this test (data must be committed: transactional_db)."""
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
-    celery_app.conf.CELERY_TASK_DEFAULT_QUEUE = _worker_process
-    # kombu caches the default queue on first use; drop it so messages go to the worker's queue.
-    for cached in ("queues", "default_queue", "send_task_message", "router"):
-        celery_app.amqp.__dict__.pop(cached, None)
     yield _worker_process
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "videoapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -132,11 +133,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # Recommender jobs (recommender/tasks.py) and the IDF of tag extraction; intervals in seconds.
 CELERY_BEAT_SCHEDULE: dict = {
-    # IDF from the site's own titles and descriptions; the extractors switch to the new table on commit.
-    "tagging-idf-recompute": {
-        "task": "tagging.idf_recompute",
-        "schedule": float(os.environ.get("SCHEDULE_IDF_RECOMPUTE_SECONDS", str(24 * 3600))),
-    },
     "recommender-hot-refresh": {
         "task": "recommender.hot_refresh",
         "schedule": float(os.environ.get("SCHEDULE_HOT_REFRESH_SECONDS", "300")),
@@ -148,6 +144,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "recommender-model-train": {
         "task": "recommender.model_train",
         "schedule": float(os.environ.get("SCHEDULE_MODEL_TRAIN_SECONDS", str(6 * 3600))),
+    },
+    "recommender-impressions-flush": {
+        "task": "recommender.impressions_flush",
+        "schedule": float(os.environ.get("SCHEDULE_IMPRESSIONS_FLUSH_SECONDS", "10")),
     },
     "tagging-idf-recompute": {
         "task": "tagging.idf_recompute",

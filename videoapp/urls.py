@@ -7,12 +7,13 @@ from videoapp.apis import health
 api_v1 = [
     path("health/live", health.LiveApi.as_view(), name="health-live"),
     path("health/ready", health.ReadyApi.as_view(), name="health-ready"),
+    # Before the accounts routes: /users/suggested must not read as a user named "suggested".
+    path("", include("recommender.apis")),
     path("", include("videoapp.apis.accounts")),
     path("", include("videoapp.apis.videos")),
     path("", include("videoapp.apis.social")),
     path("", include("videoapp.apis.events")),
     path("", include("tagging.apis")),
-    path("", include("recommender.apis")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,1 @@
+"""Writes and request-time logic of the recommender (HackSoft services): jobs, artefacts, feed, exposure."""

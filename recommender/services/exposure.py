@@ -1,0 +1,200 @@
+"""Exposure filter (已下发过滤): what a viewer was already shown or watched is not shown again.
+
+Two implementations behind one interface:
+
+* :class:`BloomExposure` (when ``REDIS_URL`` is set): one Bloom filter per viewer and time bucket,
+  a Redis bitmap of ``m`` bits written with one ``BITFIELD SET u1`` per response, ``k`` bit positions per video
+  from double hashing.  Buckets expire (``EXPIRE``), so "shown within the window" needs no cleanup.
+  A lookup fetches the few live bitmaps of the viewer with one pipelined ``GET`` and tests the bits
+  in numpy (cheaper than ``k x candidates x buckets`` GETBITs).  False positives (a never-shown video
+  taken for shown) are possible and bounded (see docs/serving.md); false negatives are not.
+* :class:`ExactExposure` (embedded default, and the fallback when Redis is down): the impression /
+  view events of the window from the database, exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from videoapp.models import Event
+
+logger = logging.getLogger(__name__)
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _window_seconds() -> float:
+    return float(getattr(settings, "RECOMMENDER_EXPOSURE_WINDOW_HOURS", 72)) * 3600.0
+
+
+def viewer_key(*, user_id: int | None, session_key: str | None) -> str:
+    return f"u{user_id}" if user_id is not None else f"s{session_key or ''}"
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A well-mixed 64-bit hash of integers (vectorised; no per-item Python hashing)."""
+    with np.errstate(over="ignore"):
+        z = (x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)) & _MASK64
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
+        return z ^ (z >> np.uint64(31))
+
+
+def bloom_positions(ids, *, m: int, k: int) -> np.ndarray:
+    """Bit positions (len(ids) x k) of each id: Kirsch-Mitzenmacher double hashing h1 + i*h2 mod m."""
+    ids = np.asarray(list(ids), dtype=np.uint64)
+    h1 = _splitmix64(ids)
+    h2 = _splitmix64(ids ^ np.uint64(0xD6E8FEB86659FD93)) | np.uint64(1)
+    i = np.arange(k, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return ((h1[:, None] + i[None, :] * h2[:, None]) % np.uint64(m)).astype(np.int64)
+
+
+def bloom_false_positive_rate(*, n: int, m: int, k: int) -> float:
+    """Theoretical false-positive probability after ``n`` insertions: (1 - e^(-kn/m))^k."""
+    return (1.0 - math.exp(-k * n / m)) ** k
+
+
+class ExactExposure:
+    """The viewer's impressions and views of the window, from the event log (exact)."""
+
+    name = "exact"
+
+    def seen(self, *, user_id: int | None, session_key: str | None, candidates: list[int]) -> set[int]:
+        since = timezone.now() - timedelta(seconds=_window_seconds())
+        qs = Event.objects.filter(created_at__gte=since, video_id__isnull=False,
+                                  kind__in=[Event.Kind.IMPRESSION, Event.Kind.VIEW])
+        if user_id is not None:
+            qs = qs.filter(user_id=user_id)
+        elif session_key:
+            qs = qs.filter(session_key=session_key, user__isnull=True)
+        else:
+            return set()
+        return set(qs.values_list("video_id", flat=True).distinct())
+
+    def add(self, *, user_id: int | None, session_key: str | None, video_ids: list[int]) -> None:
+        # The impression events themselves are the record (written by the feed).
+        return None
+
+
+class BloomExposure:
+    """Per-viewer Bloom filters in Redis, one bitmap per time bucket of the window."""
+
+    name = "bloom"
+
+    def __init__(self, client, *, m: int | None = None, k: int | None = None, buckets: int = 4) -> None:
+        self.client = client
+        self.m = int(m or getattr(settings, "RECOMMENDER_BLOOM_BITS", 1 << 16))
+        self.k = int(k or getattr(settings, "RECOMMENDER_BLOOM_HASHES", 5))
+        self.buckets = buckets
+
+    def _keys(self, viewer: str, now: float | None = None) -> tuple[str, list[str], int]:
+        window = _window_seconds()
+        width = max(window / self.buckets, 1.0)
+        current = int((now or time.time()) // width)
+        # The current bucket plus enough older ones to cover the whole window.
+        keys = [f"rec:exp:{viewer}:{b}" for b in range(current - self.buckets, current + 1)]
+        return keys[-1], keys, int(window + 2 * width)
+
+    def add_for(self, viewer: str, video_ids: list[int]) -> None:
+        if not video_ids:
+            return
+        key, _, ttl = self._keys(viewer)
+        positions = np.unique(bloom_positions(video_ids, m=self.m, k=self.k).ravel()).tolist()
+        pipe = self.client.pipeline(transaction=False)
+        # One BITFIELD (SET u1 <bit> 1 for every position) instead of one SETBIT per bit: the same
+        # bits, one command to encode and execute instead of k x videos.
+        args: list = []
+        for pos in positions:
+            args += ["SET", "u1", pos, 1]
+        pipe.execute_command("BITFIELD", key, *args)
+        pipe.expire(key, ttl)
+        pipe.execute()
+
+    def seen_for(self, viewer: str, candidates: list[int]) -> set[int]:
+        if not candidates:
+            return set()
+        _, keys, _ = self._keys(viewer)
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        bitmaps = [b for b in pipe.execute() if b]
+        if not bitmaps:
+            return set()
+        positions = bloom_positions(candidates, m=self.m, k=self.k)
+        hit = np.zeros(len(candidates), dtype=bool)
+        for raw in bitmaps:
+            bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))  # Redis bit 0 = MSB of byte 0
+            inside = positions < len(bits)
+            present = np.zeros_like(positions, dtype=bool)
+            present[inside] = bits[positions[inside]].astype(bool)
+            hit |= present.all(axis=1)
+        return {c for c, h in zip(candidates, hit.tolist(), strict=True) if h}
+
+    def seen(self, *, user_id: int | None, session_key: str | None, candidates: list[int]) -> set[int]:
+        return self.seen_for(viewer_key(user_id=user_id, session_key=session_key), candidates)
+
+    def add(self, *, user_id: int | None, session_key: str | None, video_ids: list[int]) -> None:
+        self.add_for(viewer_key(user_id=user_id, session_key=session_key), video_ids)
+
+
+# Circuit breaker: after a Redis failure, use the database for a while instead of timing out
+# on every request.
+_redis_down_until = 0.0
+
+
+def _redis_client():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def exposure_backend():
+    """Bloom filter when Redis is configured and up, else the exact database filter."""
+    if settings.REDIS_URL and time.monotonic() >= _redis_down_until:
+        try:
+            return BloomExposure(_redis_client())
+        except Exception as exc:  # misconfigured or unreachable: degrade, do not fail
+            exposure_mark_down(exc)
+    return ExactExposure()
+
+
+def exposure_mark_down(exc: Exception) -> None:
+    global _redis_down_until
+    _redis_down_until = time.monotonic() + float(getattr(settings, "RECOMMENDER_REDIS_RETRY_SECONDS", 10))
+    logger.warning("exposure filter: Redis unavailable (%s), using the database", exc.__class__.__name__)
+
+
+def exposure_reset() -> None:
+    global _redis_down_until
+    _redis_down_until = 0.0
+
+
+def exposure_seen(*, user_id: int | None, session_key: str | None, candidates: list[int]) -> tuple[set[int], str]:
+    """(videos of ``candidates`` already shown/watched, name of the filter that answered)."""
+    backend = exposure_backend()
+    try:
+        return backend.seen(user_id=user_id, session_key=session_key, candidates=candidates), backend.name
+    except Exception as exc:
+        if isinstance(backend, ExactExposure):
+            raise
+        exposure_mark_down(exc)
+        exact = ExactExposure()
+        return exact.seen(user_id=user_id, session_key=session_key, candidates=candidates), "exact (redis down)"
+
+
+def exposure_add(*, user_id: int | None, session_key: str | None, video_ids: list[int]) -> None:
+    backend = exposure_backend()
+    try:
+        backend.add(user_id=user_id, session_key=session_key, video_ids=video_ids)
+    except Exception as exc:
+        if isinstance(backend, ExactExposure):
+            raise
+        exposure_mark_down(exc)

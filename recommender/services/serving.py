@@ -1,0 +1,171 @@
+"""Request-time access to the artefacts: loaders (one load per process and version) and the small
+process-local caches the feed reads.  Nothing here trains or touches the event log."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from django.conf import settings
+
+from recommender import selectors
+from recommender.services.artefacts import ArtefactUnavailable, LoadedArtefact, artefact_load, artefacts_forget
+
+
+@dataclass
+class CandidateBundle:
+    """Per-user candidate lists of several channels (``candidates.npz``) plus loaded channels."""
+
+    user_index: dict[int, int]
+    item_ids: np.ndarray
+    item_index: dict[int, int]
+    lists: dict[str, sp.csr_matrix]
+    itemcf: Any = None  # recommender.channels.ItemCF (neighbours, history) or None
+    content: Any = None  # recommender.channels.ContentChannel or None
+
+    def user_list(self, channel: str, user_id: int | None) -> list[tuple[int, float]]:
+        row = self.user_index.get(user_id) if user_id is not None else None
+        matrix = self.lists.get(channel)
+        if row is None or matrix is None:
+            return []
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        cols, vals = matrix.indices[start:stop], matrix.data[start:stop]
+        return [(int(self.item_ids[c]), float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)]
+
+
+def _load_candidates(path: Path) -> CandidateBundle:
+    with np.load(path / "candidates.npz") as arrays:
+        user_ids = arrays["user_ids"]
+        item_ids = arrays["item_ids"]
+        shape = (len(user_ids), len(item_ids))
+        lists = {
+            str(name): sp.csr_matrix(
+                (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape
+            )
+            for name in arrays["channels"].tolist()
+        }
+    bundle = CandidateBundle(
+        user_index={int(u): i for i, u in enumerate(user_ids.tolist())},
+        item_ids=item_ids,
+        item_index={int(v): i for i, v in enumerate(item_ids.tolist())},
+        lists=lists,
+    )
+    if (path / "itemcf").exists():
+        from recommender.channels import ItemCF
+
+        bundle.itemcf = ItemCF.load(path / "itemcf")
+    if (path / "content").exists():
+        from recommender.channels import ContentChannel
+
+        bundle.content = ContentChannel.load(path / "content")
+    return bundle
+
+
+def _load_hot(path: Path) -> dict:
+    hot = json.loads((path / "hot.json").read_text())
+    if not isinstance(hot, dict) or "global" not in hot:
+        raise ValueError("hot.json has no global list")
+    return hot
+
+
+LOADERS: dict[str, Callable[[Path], Any]] = {
+    "interactions": _load_candidates,
+    "model": _load_candidates,
+    "hot": _load_hot,
+}
+
+
+def artefact_get(kind: str) -> LoadedArtefact:
+    """The loaded artefact of ``kind`` (see ``artefact_load``); raises ArtefactUnavailable."""
+    return artefact_load(kind=kind, loader=LOADERS[kind])
+
+
+# --------------------------------------------------------------------------- small TTL caches
+
+_local: dict[str, tuple[float, Any]] = {}
+_local_lock = threading.Lock()
+
+
+def _ttl_cached(name: str, fn: Callable[[], Any]) -> Any:
+    ttl = float(getattr(settings, "RECOMMENDER_LOCAL_CACHE_SECONDS", 30))
+    now = time.monotonic()
+    with _local_lock:
+        hit = _local.get(name)
+        if hit and now - hit[0] < ttl:
+            return hit[1]
+    value = fn()
+    with _local_lock:
+        _local[name] = (now, value)
+    return value
+
+
+def servable_ids() -> set[int]:
+    """Published public videos without a blocked tag (cached per process for a few seconds; the
+    card query of each response re-checks the few videos actually served)."""
+    return _ttl_cached("servable", selectors.servable_video_ids)
+
+
+def fresh_ids() -> list[int]:
+    return _ttl_cached("fresh", lambda: selectors.latest_public_video_ids(limit=100))
+
+
+_cards: dict[int, tuple[float, dict]] = {}
+
+
+def cards_for(*, ids: list[int]) -> dict[int, dict]:
+    """Cards of the servable videos among ``ids``.  Which videos may be shown is checked in the
+    database on every call; the card contents (title, owner, counts) are cached per process for
+    ``RECOMMENDER_LOCAL_CACHE_SECONDS`` (counts may lag by that much)."""
+    if not ids:
+        return {}
+    allowed = selectors.servable_among(ids=ids)
+    ttl = float(getattr(settings, "RECOMMENDER_LOCAL_CACHE_SECONDS", 30))
+    now = time.monotonic()
+    out, missing = {}, []
+    for video_id in allowed:
+        hit = _cards.get(video_id)
+        if hit and now - hit[0] < ttl:
+            out[video_id] = hit[1]
+        else:
+            missing.append(video_id)
+    if missing:
+        fresh = selectors.video_cards(ids=missing, servable_only=False)
+        if len(_cards) > 50_000:
+            _cards.clear()
+        for video_id, card in fresh.items():
+            _cards[video_id] = (now, card)
+        out.update(fresh)
+    return out
+
+
+_titles: dict[int, str] = {}
+
+
+def titles_for(*, ids: list[int]) -> dict[int, str]:
+    """Titles of the anchor videos of reasons ("因为你看过《…》"), cached per process."""
+    missing = [v for v in ids if v not in _titles]
+    if missing:
+        if len(_titles) > 50_000:
+            _titles.clear()
+        _titles.update(selectors.video_titles(ids=missing))
+    return {v: _titles[v] for v in ids if v in _titles}
+
+
+def serving_caches_clear() -> None:
+    """Forget every per-process cache (tests, or after a manual artefact switch)."""
+    with _local_lock:
+        _local.clear()
+    _cards.clear()
+    _titles.clear()
+    artefacts_forget()
+
+
+__all__ = ["ArtefactUnavailable", "CandidateBundle", "artefact_get", "cards_for", "fresh_ids", "servable_ids",
+           "serving_caches_clear"]
