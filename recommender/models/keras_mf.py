@@ -28,9 +28,10 @@ class TwoTowerModel(keras.Model):
     ``loss="softmax"``: in-batch sampled softmax over the batch's items, with the logQ
     correction (subtract log of each item's sampling probability) because popular items are
     over-represented as in-batch negatives, and masking of "accidental hits" (the positive item
-    appearing again in the same batch).  ``loss="bpr"``: Bayesian personalised ranking against one
-    uniformly sampled negative per example.  Both add an L2 penalty on the embeddings the batch
-    touches (per-example regularisation, so rare users/items are not shrunk by every step).
+    again, or another positive of the same user, elsewhere in the batch).  ``loss="bpr"``:
+    Bayesian personalised ranking against one uniformly sampled negative per example.  Both add
+    an L2 penalty on the raw embedding rows the batch touches (per-example regularisation, so
+    rare users/items are not shrunk by every step).
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class TwoTowerModel(keras.Model):
         l2: float,
         item_log_q: np.ndarray,
         loss: str = "softmax",
+        normalize: bool = True,
         init_std: float = 0.1,
         item_feature_ids: np.ndarray | None = None,
         n_features: int = 0,
@@ -56,6 +58,7 @@ class TwoTowerModel(keras.Model):
         self.temperature = float(temperature)
         self.l2 = float(l2)
         self.loss_kind = loss
+        self.normalize = normalize
         self.user_embedding = keras.layers.Embedding(
             n_users,
             dim,
@@ -82,7 +85,8 @@ class TwoTowerModel(keras.Model):
         self.negative_seed = keras.random.SeedGenerator(seed + 3)
 
     def user_vectors(self, users: tf.Tensor) -> tf.Tensor:
-        return self.user_embedding(users)
+        vectors = self.user_embedding(users)
+        return tf.math.l2_normalize(vectors, axis=-1) if self.normalize else vectors
 
     def item_vectors(self, items: tf.Tensor) -> tf.Tensor:
         vectors = self.item_embedding(items)
@@ -91,7 +95,7 @@ class TwoTowerModel(keras.Model):
             mask = tf.cast(ids > 0, tf.float32)[..., None]
             summed = tf.reduce_sum(self.feature_embedding(ids) * mask, axis=-2)
             vectors = vectors + summed / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
-        return vectors
+        return tf.math.l2_normalize(vectors, axis=-1) if self.normalize else vectors
 
     def all_item_vectors(self) -> tf.Tensor:
         return self.item_vectors(tf.range(self.n_items))
@@ -108,21 +112,30 @@ class TwoTowerModel(keras.Model):
             logits = tf.matmul(user_vec, item_vec, transpose_b=True) / self.temperature
             logits = logits - tf.gather(self.item_log_q, items)[None, :]
             batch = tf.shape(items)[0]
-            same_item = tf.equal(items[:, None], items[None, :])
-            accidental = tf.logical_and(same_item, tf.logical_not(tf.eye(batch, dtype=tf.bool)))
+            users = x["user"]
+            # Not negatives: the positive item again, and another positive of the same user (with
+            # few, heavy users a batch holds several rows per user).
+            accidental = tf.logical_or(
+                tf.equal(items[:, None], items[None, :]), tf.equal(users[:, None], users[None, :])
+            )
+            accidental = tf.logical_and(accidental, tf.logical_not(tf.eye(batch, dtype=tf.bool)))
             logits = tf.where(accidental, _MASKED_LOGIT, logits)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=tf.range(batch), logits=logits
             )
         else:
             negatives = keras.random.randint(tf.shape(items), 0, self.n_items, seed=self.negative_seed)
-            negative_vec = self.item_vectors(tf.cast(negatives, items.dtype))
+            negatives = tf.cast(negatives, items.dtype)
+            negative_vec = self.item_vectors(negatives)
             margin = tf.reduce_sum(user_vec * (item_vec - negative_vec), axis=-1)
             per_example = tf.nn.softplus(-margin)  # = -log sigmoid(margin)
-            item_vec = tf.concat([item_vec, negative_vec], axis=0)
         ranking = tf.reduce_sum(per_example * weights) / tf.maximum(tf.reduce_sum(weights), 1e-9)
-        penalty = self.l2 * (tf.reduce_sum(tf.square(user_vec)) + tf.reduce_sum(tf.square(item_vec)))
-        return ranking + penalty / tf.cast(tf.shape(user_vec)[0], tf.float32)
+        # L2 on the raw tables (normalised vectors all have length 1, penalising them does nothing).
+        touched = [self.user_embedding(x["user"]), self.item_embedding(items)]
+        if self.loss_kind == "bpr":
+            touched.append(self.item_embedding(negatives))
+        penalty = self.l2 * tf.add_n([tf.reduce_sum(tf.square(t)) for t in touched])
+        return ranking + penalty / tf.cast(tf.shape(items)[0], tf.float32)
 
 
 # --- tf.data pipelines ----------------------------------------------------------------------------
@@ -138,8 +151,11 @@ def _finish(dataset: tf.data.Dataset, *, n_examples: int, batch_size: int, seed:
     # A full-size shuffle buffer is a true random permutation each epoch; capped so a huge
     # TFRecord set streams instead of filling memory.
     buffer = max(1, min(n_examples, 1_000_000))
+    # Endless (the trainer passes steps_per_epoch): no epoch bookkeeping depends on the length of
+    # a TFRecord set, and under MultiWorkerMirroredStrategy each worker streams its own shards.
     return (
         dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        .repeat()
         # Fixed batch shape: one traced graph, and in-batch softmax always has batch_size - 1 negatives.
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
@@ -149,7 +165,7 @@ def _finish(dataset: tf.data.Dataset, *, n_examples: int, batch_size: int, seed:
 def dataset_from_arrays(
     *, users: np.ndarray, items: np.ndarray, weights: np.ndarray, batch_size: int, seed: int
 ) -> tf.data.Dataset:
-    """Shuffled, batched, prefetched (user, item, weight) examples from in-memory arrays."""
+    """Shuffled, repeated, batched, prefetched (user, item, weight) examples from in-memory arrays."""
     dataset = tf.data.Dataset.from_tensor_slices(
         {
             "user": users.astype(np.int64),

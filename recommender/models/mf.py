@@ -88,7 +88,7 @@ def export_training_tfrecords(
     *,
     directory: str | Path,
     n_shards: int = 4,
-    max_item_features: int = 32,
+    max_item_features: int = 16,
 ) -> list[Path]:
     """Write the training examples of ``interactions`` as TFRecord shards plus their spec.
 
@@ -150,16 +150,17 @@ class TFMatrixFactorization(RecallChannel):
     def __init__(
         self,
         *,
-        dim: int = 64,
-        epochs: int = 20,
+        dim: int = 128,
+        epochs: int = 10,
         batch_size: int = 1024,
-        learning_rate: float = 0.005,
-        temperature: float = 0.1,
+        learning_rate: float = 0.02,
+        temperature: float = 0.15,
         l2: float = 1e-4,
         loss: str = "softmax",
+        normalize: bool = True,
         init_std: float = 0.1,
         use_item_features: bool = True,
-        max_item_features: int = 32,
+        max_item_features: int = 16,
         seed: int = 42,
         deterministic: bool = True,
         strategy: Any = None,
@@ -176,6 +177,7 @@ class TFMatrixFactorization(RecallChannel):
         self.temperature = temperature
         self.l2 = l2
         self.loss = loss
+        self.normalize = normalize
         self.init_std = init_std
         self.use_item_features = use_item_features
         self.max_item_features = max_item_features
@@ -188,6 +190,16 @@ class TFMatrixFactorization(RecallChannel):
         self.fit_seconds: float | None = None
         self.loss_history: list[float] = []
 
+    @classmethod
+    def param_grid(cls) -> list[dict]:
+        """Settings the evaluation harness tries on its validation split: the defaults only.
+
+        The defaults were chosen on a validation split cut from the MovieLens TRAIN rows
+        (``bench/bench_tf_model.py --validation``; see docs/tf_model.md); a grid here would cost
+        one training run per point inside every evaluation.
+        """
+        return [{}]
+
     def params(self) -> dict:
         return {
             "dim": self.dim,
@@ -197,6 +209,7 @@ class TFMatrixFactorization(RecallChannel):
             "temperature": self.temperature,
             "l2": self.l2,
             "loss": self.loss,
+            "normalize": self.normalize,
             "init_std": self.init_std,
             "use_item_features": self.use_item_features,
             "max_item_features": self.max_item_features,
@@ -285,24 +298,34 @@ class TFMatrixFactorization(RecallChannel):
                 l2=self.l2,
                 item_log_q=item_log_q,
                 loss=self.loss,
+                normalize=self.normalize,
                 init_std=self.init_std,
                 item_feature_ids=spec.item_feature_ids,
                 n_features=spec.n_features,
                 seed=self.seed,
             )
             model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate))
-        history = model.fit(make_dataset(batch_size), epochs=self.epochs, verbose=self.verbose)
+        history = model.fit(
+            make_dataset(batch_size),
+            epochs=self.epochs,
+            steps_per_epoch=spec.n_examples // batch_size,  # the dataset repeats endlessly
+            verbose=self.verbose,
+            shuffle=False,
+        )
         self.loss_history = [float(v) for v in history.history.get("loss", [])]
 
-        user_emb = model.user_embedding.embeddings.numpy().astype(np.float32)
+        untrained_items = spec.item_counts == 0
+        if untrained_items.any():
+            # Their id embedding is still the random initialisation: zero it, so the exported
+            # vector is the feature part alone (or zero for an item without features).
+            table = model.item_embedding.embeddings
+            table.assign(table.numpy() * (~untrained_items)[:, None].astype(np.float32))
+        # The towers' outputs (normalised when ``normalize``), exactly what training scored.
+        user_emb = model.user_vectors(tf.range(spec.n_users)).numpy().astype(np.float32)
         item_emb = model.all_item_vectors().numpy().astype(np.float32)
         trained_users = spec.user_counts > 0
         if trained_users.any() and not trained_users.all():
             user_emb[~trained_users] = user_emb[trained_users].mean(axis=0)
-        untrained_items = spec.item_counts == 0
-        if untrained_items.any():
-            # Their id embedding is still the random initialisation: keep only the feature part.
-            item_emb[untrained_items] -= model.item_embedding.embeddings.numpy()[untrained_items]
         self.user_emb, self.item_emb = user_emb, item_emb
         self.fit_seconds = time.perf_counter() - started
         return self
@@ -317,7 +340,7 @@ class TFMatrixFactorization(RecallChannel):
         self._check_fitted()
         rows = np.asarray(user_rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self.user_emb)):
-            raise IndexError(f"user rows must be in [0, {len(self.user_emb)})")
+            raise ValueError(f"user rows must be in 0..{len(self.user_emb) - 1}")
         return (self.user_emb[rows] @ self.item_emb.T).astype(np.float32, copy=False)
 
     def fold_in(self, item_cols: np.ndarray, *, weights: np.ndarray | None = None) -> np.ndarray:
@@ -330,7 +353,7 @@ class TFMatrixFactorization(RecallChannel):
         if cols.size == 0:
             return self.user_emb.mean(axis=0)
         if cols.min() < 0 or cols.max() >= len(self.item_emb):
-            raise IndexError(f"item columns must be in [0, {len(self.item_emb)})")
+            raise ValueError(f"item columns must be in 0..{len(self.item_emb) - 1}")
         w = np.ones(len(cols), dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
         return (w @ self.item_emb[cols] / max(float(w.sum()), 1e-9)).astype(np.float32)
 
@@ -341,6 +364,8 @@ class TFMatrixFactorization(RecallChannel):
     def similar_items(self, item: int, n: int = 10) -> list[tuple[int, float]]:
         """Cosine similarity between item embeddings (length = popularity, so normalised away)."""
         self._check_fitted()
+        if not 0 <= item < len(self.item_emb):
+            raise ValueError(f"item column must be in 0..{len(self.item_emb) - 1}")
         norms = np.linalg.norm(self.item_emb, axis=1)
         sims = self.item_emb @ self.item_emb[item] / np.maximum(norms * norms[item], 1e-12)
         sims[item] = -np.inf
