@@ -35,6 +35,13 @@ class Interactions:
     user_features: sp.csr_matrix | None = None
     feature_names: list[str] = field(default_factory=list)
     item_groups: list[str] | None = None
+    # Optional extras (all default to None, so older constructors keep working):
+    # ``negatives``: users x items, the net-negative pairs (disliked) that left ``matrix``;
+    # ``item_engagement``: per item, time-decayed engagement before per-user normalisation
+    # (hot lists); ``user_groups``: per user row, a demographic group label such as "25-34|f".
+    negatives: sp.csr_matrix | None = None
+    item_engagement: np.ndarray | None = None
+    user_groups: list[str] | None = None
     user_index: dict = field(init=False, repr=False)
     item_index: dict = field(init=False, repr=False)
 
@@ -83,6 +90,14 @@ class RecallChannel(ABC):
     @abstractmethod
     def score(self, user_rows: np.ndarray) -> np.ndarray:
         """Dense float32 scores, shape (len(user_rows), n_items); higher is better."""
+
+    def explain(self, user: int, item: int) -> dict:
+        """Why ``item`` was recalled for ``user``: a small dict for the blend's reason text.
+
+        Keys used by ``recommender.blend.reason_text``: ``kind`` ("item", "tag", "hot",
+        "similar_users", "model") plus ``item`` (an anchor item column), ``tag`` or ``group``.
+        """
+        return {"kind": "model"}
 
     def similar_items(self, item: int, n: int = 10) -> list[tuple[int, float]]:
         """Item columns most similar to column ``item`` (itself excluded), best first."""

@@ -1,0 +1,569 @@
+"""Offline evaluation harness (pure: no Django import).
+
+Runs the production code (``recommender.data`` -> channels -> ``recommender.blend``) on raw
+files, without the web database::
+
+    python -m recommender.evaluation --dataset movielens-small --json
+    python -m recommender.evaluation --dataset kuairec --min-relevance 1.0
+    python -m recommender.evaluation --train T.csv --test S.csv --k 10 --channels itemcf ease
+    python manage.py evaluate ...            # the same arguments
+
+Protocol: full ranking over every item seen in train, the user's train items excluded.  With
+``--dataset`` the split is made here: per user, a seeded random 25 % of the rows go to test
+(seed 42), every user with 2+ rows keeping at least one row on each side.  Test items not seen
+in train cannot be ranked and are dropped from the relevant sets; a test row whose item is
+also in the user's train rows (a duplicate) is dropped too.
+
+Hyper-parameters (each channel's ``param_grid``) and the blend weights are tuned on a
+validation split cut from the TRAIN rows the same way (seed + 1); the test split is used once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender import data
+from recommender.base import Interactions, RecallChannel, top_n
+from recommender.blend import blend_candidates, candidate_matrix, tune_weights
+from recommender.channels import channel_classes
+from recommender.metrics import evaluate_rankings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATASET_DIRS = {
+    "movielens-small": ["data/ml-latest-small", "../shared/data/ml-latest-small"],
+    "kuairec": ["demo/kuairec", "data/kuairec", "../shared/data/kuairec"],
+}
+DEFAULT_CHANNELS = ("itemcf", "usercf", "ease", "content", "hot", "tf")
+
+# How raw rows become events per kind of file: ratings are plain positives; watch logs go
+# through the view pipeline.  Row-order "timestamps" carry no clock, so the clock-based steps
+# (floods, bots, hot decay) are off for them; a decay over row order is left to the ablation.
+RATING_CONFIG = replace(data.RAW, hot_half_life=None)
+WATCH_CONFIG = data.DenoiseConfig(
+    min_watch_ratio=0.1,
+    min_watch_seconds=None,
+    max_watch_ratio=2.0,
+    view_strength_from_ratio=True,
+    flood_window=None,
+    bot_max_events=None,
+    half_life=None,
+    normalisation="log+l2",
+    hot_half_life=None,
+)
+
+
+@dataclass
+class Dataset:
+    """Raw rows plus side information and how to turn rows into events."""
+
+    name: str
+    log: data.RatingsLog
+    kind: str = "rating"
+    config: data.DenoiseConfig = RATING_CONFIG
+    item_tags: dict = field(default_factory=dict)
+    titles: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def find_dataset_dir(name: str, *, root: Path = REPO_ROOT) -> Path:
+    """First existing directory for ``name`` (the repo's copy first, then ../shared/data)."""
+    if name not in DATASET_DIRS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASET_DIRS)}")
+    tried = []
+    for rel in DATASET_DIRS[name]:
+        path = (root / rel).resolve()
+        tried.append(str(path))
+        if path.is_dir():
+            return path
+    raise ValueError(f"dataset {name!r} not found; looked in: {', '.join(tried)}")
+
+
+def load_dataset(name: str, *, root: Path = REPO_ROOT) -> Dataset:
+    directory = find_dataset_dir(name, root=root)
+    if name == "movielens-small":
+        rows, tags, titles, groups = data.load_movielens_small(directory)
+        return Dataset(name, rows, "rating", RATING_CONFIG, tags, titles, groups)
+    rows, tags, titles, groups = data.load_kuairec(directory)
+    return Dataset(name, rows, "view", WATCH_CONFIG, tags, titles, groups)
+
+
+def split_per_user(
+    log_rows: data.RatingsLog, *, test_fraction: float = 0.25, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test): per user a seeded random ``test_fraction`` of rows to test.
+
+    A user with 2+ rows keeps at least one row on each side; a user with one row stays in train.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError("test_fraction must be in (0, 1)")
+    rng = np.random.default_rng(seed)
+    order = np.argsort(log_rows.user, kind="stable")
+    users_sorted = log_rows.user[order]
+    bounds = np.flatnonzero(np.r_[True, users_sorted[1:] != users_sorted[:-1], True])
+    train, test = [], []
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[start:stop]
+        if len(rows) < 2:
+            train.append(rows)
+            continue
+        n_test = min(max(int(round(test_fraction * len(rows))), 1), len(rows) - 1)
+        perm = rng.permutation(rows)
+        test.append(np.sort(perm[:n_test]))
+        train.append(np.sort(perm[n_test:]))
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test) if test else np.array([], int))
+
+
+@dataclass
+class Fold:
+    """Train interactions, the raw train pairs to exclude, and relevant held-out columns."""
+
+    interactions: Interactions
+    exclude: sp.csr_matrix
+    users: np.ndarray  # user rows that have relevant held-out items
+    relevant: list[np.ndarray]
+
+
+def make_fold(
+    dataset: Dataset,
+    train: data.RatingsLog,
+    held_out: data.RatingsLog,
+    *,
+    config: data.DenoiseConfig,
+    min_relevance: float | None,
+) -> Fold:
+    user_ids = np.unique(train.user)
+    item_ids = np.unique(train.item)
+    interactions = data.build_interactions(
+        events=train.to_events(kind=dataset.kind),
+        config=config,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        item_tags={i: dataset.item_tags[i] for i in item_ids.tolist() if i in dataset.item_tags} or None,
+        item_groups=dataset.groups or None,
+    )
+    uidx, iidx = interactions.user_index, interactions.item_index
+    rows = np.fromiter((uidx[u] for u in train.user.tolist()), dtype=np.int64, count=len(train))
+    cols = np.fromiter((iidx[i] for i in train.item.tolist()), dtype=np.int64, count=len(train))
+    exclude = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=interactions.matrix.shape
+    )
+    exclude.sum_duplicates()
+    relevant: dict[int, set] = {}
+    for user, item, rating in zip(
+        held_out.user.tolist(), held_out.item.tolist(), held_out.rating.tolist(), strict=True
+    ):
+        if min_relevance is not None and rating < min_relevance:
+            continue
+        if user not in uidx or item not in iidx:
+            continue
+        row, col = uidx[user], iidx[item]
+        if exclude[row, col]:
+            continue
+        relevant.setdefault(row, set()).add(col)
+    users = np.asarray(sorted(relevant), dtype=np.int64)
+    return Fold(interactions, exclude, users, [np.asarray(sorted(relevant[u])) for u in users.tolist()])
+
+
+def rank(
+    channel: RecallChannel, fold: Fold, *, n: int, batch: int = 256, progress: bool = True, desc: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``n`` columns and scores per fold user, the user's train items excluded."""
+    from tqdm import tqdm
+
+    n = min(n, fold.interactions.n_items)
+    items = np.empty((len(fold.users), n), dtype=np.int64)
+    scores = np.empty((len(fold.users), n), dtype=np.float64)
+    for start in tqdm(
+        range(0, len(fold.users), batch), desc=desc, file=sys.stderr, disable=not progress, leave=False
+    ):
+        rows = fold.users[start : start + batch]
+        block = np.asarray(channel.score(rows), dtype=np.float64)
+        seen = fold.exclude[rows].tocoo()
+        block[seen.row, seen.col] = -np.inf
+        top = top_n(block, n)
+        items[start : start + len(rows)] = top
+        scores[start : start + len(rows)] = np.take_along_axis(block, top, axis=1)
+    return items, scores
+
+
+def metrics_from_top(fold: Fold, items: np.ndarray, scores: np.ndarray, k: int) -> dict:
+    rankings = {}
+    for i, user in enumerate(fold.users.tolist()):
+        ok = np.isfinite(scores[i, :k])
+        rankings[user] = items[i, :k][ok].tolist()
+    relevant = {u: set(r.tolist()) for u, r in zip(fold.users.tolist(), fold.relevant, strict=True)}
+    return evaluate_rankings(rankings=rankings, relevant=relevant, k=k, n_items=fold.interactions.n_items)
+
+
+def channel_factory(name: str):
+    """The class for a channel name; the TensorFlow channel is imported lazily (None if absent)."""
+    if name == "tf":
+        try:
+            from recommender.models.mf import TFMatrixFactorization
+        except Exception as exc:  # noqa: BLE001 - any import failure means "not available here"
+            log(f"note: TensorFlow channel 'tf' skipped ({type(exc).__name__}: {exc})")
+            return None
+        return TFMatrixFactorization
+    classes = channel_classes()
+    if name not in classes:
+        raise ValueError(f"unknown channel {name!r}; known: {sorted(classes) + ['tf']}")
+    return classes[name]
+
+
+def _fit(cls, params: dict, interactions: Interactions) -> tuple[RecallChannel | None, float]:
+    """Fit a channel; (None, 0) when it needs a package that is not installed (e.g. TensorFlow)."""
+    started = time.perf_counter()
+    try:
+        channel = cls(**params).fit(interactions)
+    except ImportError as exc:
+        log(f"note: channel {getattr(cls, 'name', cls)!r} skipped ({type(exc).__name__}: {exc})")
+        return None, 0.0
+    return channel, time.perf_counter() - started
+
+
+def available_channels(names: Sequence[str], interactions: Interactions) -> dict[str, type]:
+    out = {}
+    for name in names:
+        cls = channel_factory(name)
+        if cls is None:
+            continue
+        if name == "content" and interactions.item_features is None:
+            log("note: channel 'content' skipped (no item tags for this data)")
+            continue
+        out[name] = cls
+    return out
+
+
+def tune(
+    dataset: Dataset,
+    train: data.RatingsLog,
+    *,
+    names: Sequence[str],
+    k: int,
+    n_candidates: int,
+    config: data.DenoiseConfig,
+    min_relevance: float | None,
+    seed: int,
+    progress: bool,
+) -> tuple[dict[str, dict], dict[str, float], dict]:
+    """Pick each channel's params and the blend weights on a validation split of ``train``."""
+    inner_idx, val_idx = split_per_user(train, seed=seed + 1)
+    fold = make_fold(
+        dataset, train.take(inner_idx), train.take(val_idx), config=config, min_relevance=min_relevance
+    )
+    classes = available_channels(names, fold.interactions)
+    best_params: dict[str, dict] = {}
+    matrices: dict[str, np.ndarray] = {}
+    report: dict = {"validation_users": len(fold.users), "channels": {}}
+    for name, cls in classes.items():
+        grid = cls.param_grid() if hasattr(cls, "param_grid") else [{}]
+        best = (-1.0, {}, None)
+        for params in grid:
+            channel, _ = _fit(cls, params, fold.interactions)
+            if channel is None:
+                break
+            items, scores = rank(channel, fold, n=n_candidates, progress=progress, desc=f"val {name}")
+            ndcg = metrics_from_top(fold, items, scores, k)["ndcg"]
+            log(f"  validation {name} {params}: ndcg@{k}={ndcg:.4f}")
+            if ndcg > best[0]:
+                best = (ndcg, params, (items, scores))
+        if best[2] is None:
+            continue
+        best_params[name] = best[1]
+        report["channels"][name] = {"params": best[1], "ndcg": round(best[0], 4)}
+        matrices[name] = candidate_matrix(best[2][0], best[2][1], fold.interactions.n_items)
+    weights, val_ndcg = tune_weights(channel_matrices=matrices, relevant=fold.relevant, k=k)
+    report["blend"] = {"weights": weights, "ndcg": round(val_ndcg, 4)}
+    log(f"  validation blend weights {weights}: ndcg@{k}={val_ndcg:.4f}")
+    return best_params, weights, report
+
+
+def evaluate(
+    dataset: Dataset,
+    train: data.RatingsLog,
+    test: data.RatingsLog,
+    *,
+    names: Sequence[str],
+    k: int = 10,
+    min_relevance: float | None = None,
+    n_candidates: int = 100,
+    tune_on_validation=True,
+    config: data.DenoiseConfig | None = None,
+    seed: int = 42,
+    progress: bool = True,
+    blend: bool = True,
+    fixed_params: dict[str, dict] | None = None,
+) -> list[dict]:
+    """Fit every channel on ``train``, rank for the ``test`` users, return one result dict each.
+
+    Also returns a ``blend`` row (when ``blend`` and 2+ channels are available) whose weights
+    were tuned on a validation split of ``train``.  ``fixed_params`` (per channel) are used as
+    they are when tuning is off.
+    """
+    config = config or dataset.config
+    n_candidates = max(n_candidates, k)
+    params: dict[str, dict] = dict(fixed_params or {})
+    weights: dict[str, float] = {}
+    if tune_on_validation:
+        log("tuning on a validation split of the train rows")
+        params, weights, _ = tune(
+            dataset,
+            train,
+            names=names,
+            k=k,
+            n_candidates=n_candidates,
+            config=config,
+            min_relevance=min_relevance,
+            seed=seed,
+            progress=progress,
+        )
+    fold = make_fold(dataset, train, test, config=config, min_relevance=min_relevance)
+    if not len(fold.users):
+        raise ValueError("no test user has a relevant item seen in train: nothing to evaluate")
+    classes = available_channels(names, fold.interactions)
+    results, tops, fitted = [], {}, {}
+    for name, cls in classes.items():
+        channel, seconds = _fit(cls, params.get(name, {}), fold.interactions)
+        if channel is None:
+            continue
+        items, scores = rank(channel, fold, n=n_candidates, progress=progress, desc=name)
+        tops[name] = (items, scores)
+        fitted[name] = channel
+        row = {
+            "dataset": dataset.name,
+            "channel": name,
+            "k": k,
+            **metrics_from_top(fold, items, scores, k),
+            "fit_seconds": round(seconds, 3),
+            "params": channel.params(),
+        }
+        results.append(row)
+        log(f"{name}: ndcg@{k}={row['ndcg']:.4f} recall={row['recall']:.4f} fit={seconds:.1f}s")
+    if blend and len(tops) >= 2:
+        if not weights:
+            weights = dict.fromkeys(tops, 1.0)
+        weights = {c: w for c, w in weights.items() if c in tops}
+        started = time.perf_counter()
+        items = np.full((len(fold.users), k), -1, dtype=np.int64)
+        scores = np.full((len(fold.users), k), -np.inf)
+        for i in range(len(fold.users)):
+            cands = {c: list(zip(t[0][i].tolist(), t[1][i].tolist(), strict=True)) for c, t in tops.items()}
+            cands = {c: [(it, s) for it, s in lst if np.isfinite(s)] for c, lst in cands.items()}
+            merged = blend_candidates(cands, weights=weights, n=k)
+            items[i, : len(merged)] = [m.item for m in merged]
+            scores[i, : len(merged)] = [m.score for m in merged]
+        row = {
+            "dataset": dataset.name,
+            "channel": "blend",
+            "k": k,
+            **metrics_from_top(fold, items, scores, k),
+            "fit_seconds": round(sum(r["fit_seconds"] for r in results) + time.perf_counter() - started, 3),
+            "params": {"weights": weights},
+        }
+        results.append(row)
+        log(f"blend: ndcg@{k}={row['ndcg']:.4f} recall={row['recall']:.4f} weights={weights}")
+    return results
+
+
+# Steps that are off in a base config but can be measured switched on (row-order clocks only
+# support the time decay: a half-life of 40 rows is about half of a KuaiRec user's 83 rows).
+ABLATION_SWITCH_ON = {
+    "time_decay": {"half_life": 40.0},
+    "normalisation": {"normalisation": "log+l2"},
+    "watch_ratio_strength": {"view_strength_from_ratio": True},
+    "replay_cap": {"max_watch_ratio": 2.0},
+    "accidental_clicks": {"min_watch_ratio": 0.1},
+}
+
+
+def ablation(
+    dataset: Dataset,
+    train: data.RatingsLog,
+    test: data.RatingsLog,
+    *,
+    names: Sequence[str],
+    k: int,
+    min_relevance: float | None,
+    base: data.DenoiseConfig,
+    progress: bool,
+) -> list[dict]:
+    """Quality with each de-noising step of ``base`` switched off (or, if off, on) in turn.
+
+    Channel params are tuned once, on a validation split of ``train`` with the ``base`` config,
+    and then held fixed, so that only the data changes between rows.  Clock-based
+    steps (floods, bots) are skipped when they are off: with row-order timestamps they mean nothing.
+    """
+    log("ablation: tuning channel params once on the base config")
+    fixed, _, _ = tune(
+        dataset,
+        train,
+        names=names,
+        k=k,
+        n_candidates=k,
+        config=base,
+        min_relevance=min_relevance,
+        seed=42,
+        progress=progress,
+    )
+    variants = [("base config", base)]
+    for step in data.ABLATION_STEPS:
+        switched_off = base.without(step)
+        if switched_off != base:
+            variants.append((f"without {step}", switched_off))
+        elif step in ABLATION_SWITCH_ON:
+            variants.append((f"with {step}", replace(base, **ABLATION_SWITCH_ON[step])))
+    variants.append(("raw (every step off)", replace(data.RAW, hot_half_life=base.hot_half_life)))
+    rows = []
+    for label, config in variants:
+        log(f"ablation: {label}")
+        results = evaluate(
+            dataset,
+            train,
+            test,
+            names=names,
+            k=k,
+            min_relevance=min_relevance,
+            tune_on_validation=False,
+            config=config,
+            progress=progress,
+            blend=False,
+            fixed_params=fixed,
+        )
+        for r in results:
+            rows.append({"variant": label, **r})
+    return rows
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options (shared with ``manage.py evaluate``)."""
+    source = parser.add_argument_group("data")
+    source.add_argument("--dataset", choices=sorted(DATASET_DIRS), help="a known data set (split made here)")
+    source.add_argument("--train", type=Path, help="train CSV: user_id,item_id,rating[,timestamp]")
+    source.add_argument("--test", type=Path, help="test CSV, same header")
+    source.add_argument(
+        "--kind",
+        choices=["rating", "view"],
+        default=None,
+        help="rows are ratings (plain positives) or views (rating = watch ratio, de-noised); "
+        "default: view for kuairec, rating otherwise",
+    )
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument(
+        "--min-relevance",
+        type=float,
+        default=None,
+        help="test rows with rating below this are not relevant (default: every row is)",
+    )
+    parser.add_argument(
+        "--channels",
+        nargs="+",
+        default=list(DEFAULT_CHANNELS),
+        help=f"channels to run (default: {' '.join(DEFAULT_CHANNELS)}); comma lists work too",
+    )
+    parser.add_argument("--candidates", type=int, default=200, help="top-N per channel fed to the blend")
+    parser.add_argument("--no-tune", action="store_true", help="default params and equal blend weights")
+    parser.add_argument("--no-blend", action="store_true")
+    parser.add_argument("--ablation", action="store_true", help="quality with each de-noising step off")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(options: argparse.Namespace | dict) -> list[dict]:
+    """Run an evaluation from parsed options; prints the results, returns the rows."""
+    opts = options if isinstance(options, dict) else vars(options)
+    names = [n for part in opts["channels"] for n in str(part).split(",") if n]
+    progress = not opts.get("no_progress")
+    if opts.get("dataset"):
+        if opts.get("train") or opts.get("test"):
+            raise ValueError("give either --dataset or --train/--test, not both")
+        dataset = load_dataset(opts["dataset"])
+        train_idx, test_idx = split_per_user(dataset.log, seed=opts["seed"])
+        train, test = dataset.log.take(train_idx), dataset.log.take(test_idx)
+    else:
+        if not (opts.get("train") and opts.get("test")):
+            raise ValueError("give --dataset NAME, or both --train T.csv and --test S.csv")
+        train, test = data.load_ratings_csv(opts["train"]), data.load_ratings_csv(opts["test"])
+        dataset = Dataset(Path(opts["train"]).stem, train)
+    if opts.get("kind"):
+        dataset.kind = opts["kind"]
+        dataset.config = WATCH_CONFIG if opts["kind"] == "view" else RATING_CONFIG
+    log(f"{dataset.name}: {len(train)} train rows, {len(test)} test rows")
+    if opts.get("ablation"):
+        rows = ablation(
+            dataset,
+            train,
+            test,
+            names=names,
+            k=opts["k"],
+            min_relevance=opts.get("min_relevance"),
+            base=dataset.config,
+            progress=progress,
+        )
+    else:
+        rows = evaluate(
+            dataset,
+            train,
+            test,
+            names=names,
+            k=opts["k"],
+            min_relevance=opts.get("min_relevance"),
+            n_candidates=opts.get("candidates", 200),
+            tune_on_validation=not opts.get("no_tune"),
+            seed=opts["seed"],
+            progress=progress,
+            blend=not opts.get("no_blend"),
+        )
+    print_rows(rows, as_json=bool(opts.get("json")), k=opts["k"])
+    return rows
+
+
+def print_rows(rows: list[dict], *, as_json: bool, k: int) -> None:
+    if as_json:
+        for row in rows:
+            print(
+                json.dumps(
+                    {key: (round(v, 4) if isinstance(v, float) else v) for key, v in row.items()},
+                    ensure_ascii=False,
+                )
+            )
+        return
+    header = f"{'variant':<34}" if rows and "variant" in rows[0] else ""
+    print(
+        f"{header}{'channel':<10}{'recall@' + str(k):>11}{'ndcg@' + str(k):>10}{'hr@' + str(k):>9}"
+        f"{'coverage':>10}{'fit s':>9}"
+    )
+    for row in rows:
+        prefix = f"{row['variant']:<34}" if "variant" in row else ""
+        print(
+            f"{prefix}{row['channel']:<10}{row['recall']:>11.4f}{row['ndcg']:>10.4f}{row['hr']:>9.4f}"
+            f"{row['coverage']:>10.4f}{row['fit_seconds']:>9.2f}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="evaluate", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    options = parser.parse_args(argv)
+    try:
+        run(options)
+    except ValueError as exc:
+        parser.exit(2, f"evaluate: error: {exc}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

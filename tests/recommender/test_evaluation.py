@@ -1,0 +1,166 @@
+"""The offline evaluation harness: split, end-to-end run on small CSVs, errors, the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import data, evaluation
+
+
+def _log(n_users=40, n_items=30, per_user=12, seed=0) -> data.RatingsLog:
+    """Two taste clusters so that CF beats chance on the held-out rows."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(n_users):
+        base = 0 if u % 2 else n_items // 2
+        chosen = base + rng.choice(n_items // 2, size=per_user, replace=False)
+        users += [u] * per_user
+        items += chosen.tolist()
+    n = len(users)
+    return data.RatingsLog(
+        user=np.asarray(users),
+        item=np.asarray(items),
+        rating=rng.uniform(0.2, 2.0, size=n),
+        timestamp=np.arange(n, dtype=float),
+    )
+
+
+def test_split_per_user_keeps_both_sides_and_is_seeded():
+    log = _log()
+    extra = data.RatingsLog(
+        np.r_[log.user, 999], np.r_[log.item, 0], np.r_[log.rating, 1.0], np.r_[log.timestamp, 1e6]
+    )
+    train, test = evaluation.split_per_user(extra, seed=42)
+    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(extra)
+    for user in range(40):
+        rows = np.flatnonzero(extra.user == user)
+        n_test = np.isin(rows, test).sum()
+        assert n_test == 3 and np.isin(rows, train).sum() == 9  # 25 % of 12
+    assert 999 in extra.user[train] and 999 not in extra.user[test]  # single-row user stays in train
+    again = evaluation.split_per_user(extra, seed=42)
+    assert np.array_equal(again[1], test)
+    assert not np.array_equal(evaluation.split_per_user(extra, seed=7)[1], test)
+
+
+def test_end_to_end_on_csv_files(tmp_path: Path, capsys):
+    log = _log()
+    train_idx, test_idx = evaluation.split_per_user(log, seed=1)
+    data.write_ratings_csv(tmp_path / "train.csv", log.take(train_idx))
+    data.write_ratings_csv(tmp_path / "test.csv", log.take(test_idx))
+    code = evaluation.main(
+        [
+            "--train",
+            str(tmp_path / "train.csv"),
+            "--test",
+            str(tmp_path / "test.csv"),
+            "--channels",
+            "itemcf,ease",
+            "hot",
+            "--k",
+            "5",
+            "--json",
+            "--no-progress",
+            "--min-relevance",
+            "0.5",
+        ]
+    )
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["channel"] for r in rows] == ["itemcf", "ease", "hot", "blend"]
+    for row in rows:
+        assert set(row) >= {"recall", "ndcg", "hr", "coverage", "fit_seconds"}
+        assert 0.0 <= row["ndcg"] <= 1.0 and 0.0 < row["coverage"] <= 1.0
+    by = {r["channel"]: r for r in rows}
+    # CF knows the clusters, popularity does not: the harness must see the difference.
+    assert by["itemcf"]["ndcg"] > by["hot"]["ndcg"]
+    assert by["blend"]["ndcg"] >= by["hot"]["ndcg"]
+
+
+def test_train_items_are_excluded_and_unseen_test_items_dropped():
+    log = _log()
+    train_idx, test_idx = evaluation.split_per_user(log, seed=3)
+    test = log.take(test_idx)
+    test = data.RatingsLog(
+        np.r_[test.user, 0, 0],
+        np.r_[test.item, 12345, log.take(train_idx).item[0]],
+        np.r_[test.rating, 1.0, 1.0],
+        np.r_[test.timestamp, 0.0, 0.0],
+    )
+    ds = evaluation.Dataset("t", log)
+    fold = evaluation.make_fold(ds, log.take(train_idx), test, config=ds.config, min_relevance=None)
+    channel = evaluation.channel_factory("hot")().fit(fold.interactions)
+    items, scores = evaluation.rank(channel, fold, n=10, progress=False)
+    for i, user in enumerate(fold.users.tolist()):
+        seen = set(fold.exclude[user].indices.tolist())
+        assert not seen & set(items[i][np.isfinite(scores[i])].tolist())
+        assert not seen & set(fold.relevant[i].tolist())
+    assert all(len(r) <= 3 for r in fold.relevant)  # the unknown and the duplicate row are gone
+
+
+def test_clear_errors(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        evaluation.main(["--no-progress"])
+    assert exc.value.code == 2
+    assert "--dataset NAME, or both --train" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not found; looked in"):
+        evaluation.find_dataset_dir("kuairec", root=tmp_path)
+    with pytest.raises(ValueError, match="unknown channel"):
+        evaluation.channel_factory("magic")
+
+
+def test_missing_tf_channel_is_skipped_with_a_note(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "recommender.models.mf":
+            raise ImportError("no TensorFlow here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    assert evaluation.channel_factory("tf") is None
+    assert "channel 'tf' skipped" in capsys.readouterr().err
+
+
+def test_management_command_wraps_the_harness(tmp_path: Path, capsys):
+    pytest.importorskip("django")
+    from django.core.management import call_command
+
+    log = _log()
+    train_idx, test_idx = evaluation.split_per_user(log, seed=1)
+    data.write_ratings_csv(tmp_path / "train.csv", log.take(train_idx))
+    data.write_ratings_csv(tmp_path / "test.csv", log.take(test_idx))
+    call_command(
+        "evaluate",
+        "--train",
+        str(tmp_path / "train.csv"),
+        "--test",
+        str(tmp_path / "test.csv"),
+        "--channels",
+        "hot",
+        "--json",
+        "--no-progress",
+        "--no-tune",
+    )
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["channel"] for r in rows] == ["hot"]
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (SHARED / "kuairec" / "interactions.csv").exists()
+    and not (Path(__file__).resolve().parents[2] / "demo" / "kuairec").exists(),
+    reason="KuaiRec data not present (demo/kuairec or ../shared/data/kuairec)",
+)
+def test_kuairec_dataset_loads_with_side_information():
+    ds = evaluation.load_dataset("kuairec")
+    assert ds.kind == "view" and len(ds.log) == 117_113
+    train, test = evaluation.split_per_user(ds.log, seed=42)
+    assert len(test) == 1411 * 21  # round(0.25 * 83) rows per user
