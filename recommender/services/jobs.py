@@ -209,7 +209,10 @@ def interactions_rebuild(*, progress: Progress = _no_progress) -> JobRun:
             "usercf": UserCF(k=int(_setting("RECOMMENDER_USERCF_K", 50)), n_threads=1),
         }
         if interactions.n_items <= int(_setting("RECOMMENDER_EASE_MAX_ITEMS", 4000)):
-            channels["ease"] = EASE(lam=float(_setting("RECOMMENDER_EASE_LAMBDA", 500.0)))
+            # lambda relative to the mean item weight: the site's rows are watch-ratio weighted and
+            # per-user normalised like KuaiRec's, where validation picked lam_scale 3 (docs/recommender.md);
+            # an absolute lambda tuned on binary data over-regularises such a matrix.
+            channels["ease"] = EASE(lam_scale=float(_setting("RECOMMENDER_EASE_LAMBDA_SCALE", 3.0)))
         has_tags = interactions.item_features is not None and interactions.item_features.shape[1] > 0
         if has_tags:
             channels["content"] = ContentChannel()
