@@ -49,4 +49,4 @@ evaluate: install
 	$(BIN)/python manage.py evaluate --dataset kuairec --k 10 --min-relevance 1.0
 
 evaluate-keywords: install
-	$(BIN)/python manage.py evaluate_keywords --tsv $(or $(TSV),../shared/data/csl/kg_dev.tsv) --k 5
+	$(BIN)/python manage.py evaluate_keywords --tsv $(or $(TSV),data/csl/kg_dev.tsv) --k 5
