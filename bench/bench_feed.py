@@ -68,9 +68,11 @@ def viewer_tokens(env: dict, n: int) -> list[str]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
+def start_server(env: dict, port: int, workers: int, worker_class: str = "sync", threads: int = 1) -> subprocess.Popen:
+    # The same server (and so the same worker class) answers both endpoints of a run.
     proc = subprocess.Popen(
         [str(Path(PY).parent / "gunicorn"), "videoapp.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--worker-class", worker_class, "--threads", str(threads),
          "--log-level", "warning", "--timeout", "60"],
         cwd=REPO, env=env,
     )
@@ -158,9 +160,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase (4 phases)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--viewers", type=int, default=1000, help="distinct logged-in viewers the clients rotate")
     parser.add_argument("--size", type=int, default=20, help="feed page size")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of feed traffic before measuring")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -172,7 +177,7 @@ def main() -> None:
     env.setdefault("DATA_DIR", "/tmp/bench_feed_data")
     timings = setup(env) if args.setup else {}
     tokens = viewer_tokens(env, args.viewers)
-    server = start_server(env, args.port, args.workers)
+    server = start_server(env, args.port, args.workers, args.worker_class, args.threads)
     try:
         def live(rnd):
             return "/api/v1/health/live", {}
@@ -180,8 +185,11 @@ def main() -> None:
         def feed(rnd):
             return f"/api/v1/feed?size={args.size}", {"Authorization": f"Token {rnd.choice(tokens)}"}
 
-        for fn in (live, feed):  # warm both (artefacts load once per worker process)
-            run_phase(port=args.port, path_for=fn, clients=4, duration=2.0)
+        # Warm both (artefacts load once per worker process).  --warmup N drives the feed for N s
+        # first, so that the viewers' plans (built on their first request, then kept in Redis) and
+        # the card caches exist: the steady state of a site whose viewers come back.
+        for fn, seconds in ((live, 2.0), (feed, max(2.0, args.warmup))):
+            run_phase(port=args.port, path_for=fn, clients=4 if seconds <= 2 else args.clients, duration=seconds)
         results = {"live": [], "feed": []}
         for name, fn in (("live", live), ("feed", feed), ("live", live), ("feed", feed)):
             results[name].append(run_phase(port=args.port, path_for=fn, clients=args.clients, duration=args.duration))
@@ -190,7 +198,8 @@ def main() -> None:
         server.wait(timeout=30)
     live_r, feed_r = merge(results["live"]), merge(results["feed"])
     report = {
-        "clients": args.clients, "workers": args.workers, "phase_seconds": args.duration,
+        "clients": args.clients, "workers": args.workers, "worker_class": args.worker_class,
+        "threads": args.threads, "phase_seconds": args.duration, "warmup_seconds": args.warmup,
         "live": live_r, "feed": feed_r,
         "throughput_ratio": feed_r["rps"] / live_r["rps"],
         "p99_ratio": feed_r["p99_ms"] / live_r["p99_ms"],

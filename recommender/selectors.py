@@ -80,18 +80,20 @@ def disliked_video_ids(*, user_id: int | None) -> set[int]:
     return set(Dislike.objects.filter(user_id=user_id).values_list("video_id", flat=True))
 
 
-def servable_among(*, ids: list[int]) -> set[int]:
-    """Which of ``ids`` may be shown right now (published, public, no active blocked tag).
+def servable_among(*, ids: list[int], disliked_by: int | None = None) -> set[int]:
+    """Which of ``ids`` may be shown right now (published, public, no active blocked tag and, with
+    ``disliked_by``, not disliked by that viewer).
 
     A primary-key lookup with a NOT EXISTS per row: cheap enough to run on every response, so a
-    video made private or blocked disappears at once, whatever the caches hold.
+    video made private or blocked, or just disliked, disappears at once, whatever the caches hold.
     """
     if not ids:
         return set()
     blocked = VideoTag.objects.filter(video_id=OuterRef("pk"), state=VideoTag.State.ACTIVE, tag__is_blocked=True)
-    return set(
-        Video.objects.public().filter(id__in=ids).filter(~Exists(blocked)).order_by().values_list("id", flat=True)
-    )
+    qs = Video.objects.public().filter(id__in=ids).filter(~Exists(blocked))
+    if disliked_by is not None:
+        qs = qs.filter(~Exists(Dislike.objects.filter(user_id=disliked_by, video_id=OuterRef("pk"))))
+    return set(qs.order_by().values_list("id", flat=True))
 
 
 def video_cards(*, ids: list[int], servable_only: bool = True) -> dict[int, dict]:
@@ -128,7 +130,7 @@ def video_cards(*, ids: list[int], servable_only: bool = True) -> dict[int, dict
                 "display_name": (profile.display_name if profile else "") or video.owner.get_username(),
             },
             "category": video.category,
-            "duration_seconds": video.duration_seconds,
+            "duration_seconds": float(video.duration_seconds) if video.duration_seconds is not None else None,
             "published_at": video.published_at.isoformat() if video.published_at else None,
             "counts": {
                 "likes": video.like_count,

@@ -5,11 +5,12 @@ Two implementations behind one interface:
 * :class:`BloomExposure` (when ``REDIS_URL`` is set): one Bloom filter per viewer and time bucket,
   a Redis bitmap of ``m`` bits written with one ``BITFIELD SET u1`` per response, ``k`` bit positions per video
   from double hashing.  Buckets expire (``EXPIRE``), so "shown within the window" needs no cleanup.
-  A lookup fetches the few live bitmaps of the viewer with one pipelined ``GET`` and tests the bits
-  in numpy (cheaper than ``k x candidates x buckets`` GETBITs).  False positives (a never-shown video
+  A lookup fetches the few live bitmaps of the viewer with one pipelined ``GET`` each and tests the
+  bits in numpy (cheaper than ``k x candidates x buckets`` GETBITs); the feed sends those GETs in
+  the same round trip as its other reads (``queue_read`` / ``seen_in``).  False positives (a never-shown video
   taken for shown) are possible and bounded (see docs/serving.md); false negatives are not.
 * :class:`ExactExposure` (embedded default, and the fallback when Redis is down): the impression /
-  view events of the window from the database, exact.
+  view / engagement events of the window from the database, exact.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ class ExactExposure:
 
     def seen(self, *, user_id: int | None, session_key: str | None, candidates: list[int]) -> set[int]:
         since = timezone.now() - timedelta(seconds=_window_seconds())
+        # Engagements count as "already watched" too (the Bloom filter gets them from the profile refresh).
         qs = Event.objects.filter(created_at__gte=since, video_id__isnull=False,
-                                  kind__in=[Event.Kind.IMPRESSION, Event.Kind.VIEW])
+                                  kind__in=[Event.Kind.IMPRESSION, Event.Kind.VIEW, Event.Kind.LIKE,
+                                            Event.Kind.FAVOURITE, Event.Kind.COMMENT, Event.Kind.SHARE])
         if user_id is not None:
             qs = qs.filter(user_id=user_id)
         elif session_key:
@@ -103,12 +106,13 @@ class BloomExposure:
         keys = [f"rec:exp:{viewer}:{b}" for b in range(current - self.buckets, current + 1)]
         return keys[-1], keys, int(window + 2 * width)
 
-    def add_for(self, viewer: str, video_ids: list[int]) -> None:
+    def queue_add(self, pipe, viewer: str, video_ids: list[int]) -> None:
+        """Queue the writes of ``video_ids`` into ``pipe`` (so a caller can send them together with
+        its own commands in one round trip)."""
         if not video_ids:
             return
         key, _, ttl = self._keys(viewer)
         positions = np.unique(bloom_positions(video_ids, m=self.m, k=self.k).ravel()).tolist()
-        pipe = self.client.pipeline(transaction=False)
         # One BITFIELD (SET u1 <bit> 1 for every position) instead of one SETBIT per bit: the same
         # bits, one command to encode and execute instead of k x videos.
         args: list = []
@@ -116,27 +120,44 @@ class BloomExposure:
             args += ["SET", "u1", pos, 1]
         pipe.execute_command("BITFIELD", key, *args)
         pipe.expire(key, ttl)
+
+    def add_for(self, viewer: str, video_ids: list[int]) -> None:
+        if not video_ids:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        self.queue_add(pipe, viewer, video_ids)
         pipe.execute()
+
+    def queue_read(self, pipe, viewer: str) -> int:
+        """Queue the GETs of the viewer's live bitmaps into ``pipe``; returns how many replies they take."""
+        _, keys, _ = self._keys(viewer)
+        for key in keys:
+            pipe.get(key)
+        return len(keys)
+
+    def seen_in(self, bitmaps: list, candidates: list[int]) -> set[int]:
+        """Which of ``candidates`` are set in any of ``bitmaps`` (the raw replies of :meth:`queue_read`)."""
+        bitmaps = [b for b in bitmaps if b]
+        if not bitmaps or not candidates:
+            return set()
+        positions = bloom_positions(candidates, m=self.m, k=self.k)
+        # Test the bits in place (Redis bit 0 = the most significant bit of byte 0), no unpacking.
+        byte_index, shift = positions >> 3, (7 - (positions & 7)).astype(np.uint8)
+        hit = np.zeros(len(candidates), dtype=bool)
+        for raw in bitmaps:
+            data = np.frombuffer(raw, dtype=np.uint8)
+            inside = byte_index < len(data)
+            present = np.zeros(positions.shape, dtype=bool)
+            present[inside] = ((data[byte_index[inside]] >> shift[inside]) & 1).astype(bool)
+            hit |= present.all(axis=1)
+        return {c for c, h in zip(candidates, hit.tolist(), strict=True) if h}
 
     def seen_for(self, viewer: str, candidates: list[int]) -> set[int]:
         if not candidates:
             return set()
-        _, keys, _ = self._keys(viewer)
         pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.get(key)
-        bitmaps = [b for b in pipe.execute() if b]
-        if not bitmaps:
-            return set()
-        positions = bloom_positions(candidates, m=self.m, k=self.k)
-        hit = np.zeros(len(candidates), dtype=bool)
-        for raw in bitmaps:
-            bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))  # Redis bit 0 = MSB of byte 0
-            inside = positions < len(bits)
-            present = np.zeros_like(positions, dtype=bool)
-            present[inside] = bits[positions[inside]].astype(bool)
-            hit |= present.all(axis=1)
-        return {c for c, h in zip(candidates, hit.tolist(), strict=True) if h}
+        self.queue_read(pipe, viewer)
+        return self.seen_in(pipe.execute(), candidates)
 
     def seen(self, *, user_id: int | None, session_key: str | None, candidates: list[int]) -> set[int]:
         return self.seen_for(viewer_key(user_id=user_id, session_key=session_key), candidates)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +25,11 @@ from django.utils.translation import gettext_lazy
 from recommender import selectors
 from recommender.services.exposure import (
     BloomExposure,
-    exposure_add,
+    ExactExposure,
     exposure_backend,
     exposure_mark_down,
     exposure_seen,
+    viewer_key,
 )
 from recommender.services.jobs import _demographic_keys
 from recommender.services.profile import recent_engagement_get
@@ -193,25 +195,46 @@ def _diversify(ordered: list[Candidate], cards: dict[int, dict], size: int) -> l
     return chosen
 
 
-def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, record: bool = True) -> FeedResult:
-    """One page of the viewer's feed.  Everything already shown (exposure filter) is excluded, so
-    page N+1 continues where page N stopped and never repeats it."""
-    request_id = uuid.uuid4().hex
-    user_id = user.id if user is not None and user.is_authenticated else None
-    degraded: list[str] = []
-    versions: dict[str, str] = {}
+PLAN_KEY = "rec:plan:2:{viewer}"  # bump the number when FeedPlan changes shape
+PLAN_VERSION_KEY = "rec:planver:{viewer}"
+PLAN_LENGTH = 300  # ranked candidates kept per viewer: ~15 pages of 20 before a rebuild of the plan
+PLAN_EXPLAINED = 40  # content reasons computed with the plan (explaining all 300 cost ~50 ms)
+
+
+@dataclass
+class FeedPlan:
+    """A viewer's fused, ranked candidate list: everything of a feed answer that does not change
+    from one page to the next.  Built on the first request (or when its inputs change) and kept in
+    Redis, so that a page is one round trip of reads + the exposure filter + one query + one round
+    trip of writes."""
+
+    stamp: tuple  # artefact versions, the recent-engagement list and the viewer's plan version
+    candidates: list[tuple[int, str, str, int | None, str | None]]  # id, channel, version, anchor, tag
+    disliked: frozenset[int]
+    cold_start: bool
+    interests: dict[str, float] = field(default_factory=dict)  # to explain later content items
+
+
+def _plan_ttl() -> int:
+    return int(getattr(settings, "RECOMMENDER_PLAN_SECONDS", 300))
+
+
+def feed_plan_invalidate(*, user_id: int) -> None:
+    """Make the viewer's next feed request rebuild their plan (after a dislike, an interest edit...).
+    The dislike itself is enforced by the database check of every answer in any case; this also
+    brings the viewer's changed interests into the ranking at once."""
+    backend = exposure_backend()
+    if isinstance(backend, BloomExposure):
+        try:
+            backend.client.incr(PLAN_VERSION_KEY.format(viewer=viewer_key(user_id=user_id, session_key=None)))
+        except Exception as exc:
+            exposure_mark_down(exc)
+
+
+def _plan_build(*, user, user_id: int | None, stamp: tuple, interactions, model, hot, recent, fresh) -> FeedPlan:
+    """Gather, fuse and rank the candidates of every channel (the expensive part of a feed answer)."""
     pool = _Pool()
-
-    interactions = _safe("interactions", degraded)
-    model = _safe("model", degraded)
-    hot = _safe("hot", degraded)
     bundle = interactions.payload if interactions else None
-    for art in (interactions, model, hot):
-        if art is not None:
-            versions[art.kind] = art.version
-            if art.stale:
-                degraded.append(art.why)
-
     personal_history = False
     if bundle is not None:
         for channel in ("itemcf", "ease", "usercf", "content"):
@@ -224,7 +247,6 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
         pool.offer("tf", ranked, version=model.version)
 
     # Near-real-time: neighbours of what the viewer just engaged with, from the neighbour artefact.
-    recent = recent_engagement_get(user_id=user_id)
     if bundle is not None and bundle.itemcf is not None:
         for position, (video_id, _weight) in enumerate(recent[:10]):
             col = bundle.item_index.get(video_id)
@@ -251,12 +273,116 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
             if key is not None:
                 pool.offer("hot_group", [tuple(p) for p in groups[key]], version=hot.version)
         pool.offer("hot", [tuple(p) for p in hot.payload.get("global", [])], version=hot.version)
-    fresh = fresh_ids()
     pool.offer("fresh", [(v, 0.0) for v in fresh[:30]])
     if hot is None:
         pool.offer("latest", [(v, 0.0) for v in fresh])
 
-    cold_start = not personal_history and not recent and not interests
+    allowed = servable_ids()
+    disliked = selectors.disliked_video_ids(user_id=user_id)
+    ordered = [c for c in pool.ranked() if c.video_id in allowed and c.video_id not in disliked][:PLAN_LENGTH]
+    # Reasons of content items (the first pages' worth; later ones are explained when served).
+    _content_tags(bundle, [c for c in ordered[:PLAN_EXPLAINED] if c.channel == "content"], user_id, interests)
+    return FeedPlan(
+        stamp=stamp,
+        candidates=[(c.video_id, c.channel, c.version, c.anchor, c.tag) for c in ordered],
+        disliked=frozenset(disliked),
+        cold_start=not personal_history and not recent and not interests,
+        interests=interests,
+    )
+
+
+def _content_tags(bundle, cands: list[Candidate], user_id: int | None, interests: dict[str, float] | None) -> None:
+    """Set ``tag`` of content items: the viewer's interest tag weighing most in the video's tags,
+    else the content channel's own explanation of the viewer's history."""
+    if bundle is None or bundle.content is None:
+        return
+    for cand in cands:
+        col = bundle.item_index.get(cand.video_id)
+        if cand.channel == "content" and cand.tag is None and col is not None:
+            if interests:
+                cand.tag = _best_tag(bundle.content, col, interests)
+            elif user_id in bundle.user_index:
+                cand.tag = bundle.content.explain(bundle.user_index[user_id], col).get("tag")
+
+
+def _recent_decode(raw) -> list[tuple[int, float]] | None:
+    """The recent-engagement list from its raw cache value (read in the feed's pipeline), or None
+    when the cache is not django-redis (then it is read the ordinary way)."""
+    from django.core.cache import cache
+
+    decode = getattr(getattr(cache, "client", None), "decode", None)
+    if decode is None:
+        return None
+    if raw is None:
+        return []
+    return [(int(v), float(w)) for v, w in (decode(raw) or [])]
+
+
+def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, record: bool = True) -> FeedResult:
+    """One page of the viewer's feed.  Everything already shown (exposure filter) is excluded, so
+    page N+1 continues where page N stopped and never repeats it.
+
+    With Redis: one pipelined round trip reads the viewer's plan, plan version, recent engagement
+    and exposure bitmaps; one query checks the ~2 x size ids about to be served (servable, not
+    disliked); one pipelined round trip writes the exposures, the impressions and (when rebuilt) the
+    plan.  Without Redis the plan is rebuilt on every request and the exact filter reads the log.
+    """
+    request_id = uuid.uuid4().hex
+    user_id = user.id if user is not None and user.is_authenticated else None
+    viewer = viewer_key(user_id=user_id, session_key=session_key)
+    # Anonymous viewers share one plan (hot + fresh): only their exposures differ.
+    plan_viewer = viewer if user_id is not None else "anon"
+    degraded: list[str] = []
+    versions: dict[str, str] = {}
+
+    interactions = _safe("interactions", degraded)
+    model = _safe("model", degraded)
+    hot = _safe("hot", degraded)
+    for art in (interactions, model, hot):
+        if art is not None:
+            versions[art.kind] = art.version
+            if art.stale:
+                degraded.append(art.why)
+
+    backend = exposure_backend()
+    exposure_name = backend.name
+    plan: FeedPlan | None = None
+    plan_version = b""
+    bitmaps: list = []
+    recent: list[tuple[int, float]] | None = None
+    if isinstance(backend, BloomExposure):
+        try:
+            from django.core.cache import cache
+
+            pipe = backend.client.pipeline(transaction=False)
+            pipe.get(PLAN_KEY.format(viewer=plan_viewer))
+            pipe.get(PLAN_VERSION_KEY.format(viewer=plan_viewer))
+            pipe.get(cache.make_key(f"rec:recent:u{user_id}") if user_id is not None else "rec:none")
+            backend.queue_read(pipe, viewer)
+            replies = pipe.execute()
+            raw_plan, plan_version, raw_recent, bitmaps = replies[0], replies[1] or b"", replies[2], replies[3:]
+            recent = _recent_decode(raw_recent) if user_id is not None else []
+            if raw_plan and _plan_ttl() > 0:
+                try:
+                    plan = pickle.loads(raw_plan)
+                except Exception:  # a plan of an older code version: rebuild it
+                    plan = None
+        except Exception as exc:  # Redis went away: the exact filter, no plan cache
+            exposure_mark_down(exc)
+            backend, exposure_name = ExactExposure(), "exact (redis down)"
+    if exposure_name.endswith("(redis down)"):
+        degraded.append(_("Redis 不可用：曝光过滤改用数据库"))
+    if recent is None:
+        recent = recent_engagement_get(user_id=user_id)
+
+    fresh = fresh_ids()
+    stamp = (tuple(sorted(versions.items())), tuple(recent), plan_version)
+    built = plan is None or plan.stamp != stamp
+    if built:
+        plan = _plan_build(user=user, user_id=user_id, stamp=stamp, interactions=interactions, model=model,
+                           hot=hot, recent=recent, fresh=fresh)
+
+    cold_start = plan.cold_start
     if interactions is None:
         source = "fallback"
         why = _("推荐数据不可用，改用热门榜单") if hot is not None else _("推荐数据和热门榜单都不可用，改用最新发布")
@@ -268,42 +394,51 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
     if degraded:
         logger.info("feed %s served %s: %s", request_id, source, " | ".join(degraded))
 
-    # Filters: what may be shown at all, then what this viewer must not see again.
+    # Filters: what may be shown at all (the plan may be older than a visibility change), then
+    # what this viewer must not see again.
     allowed = servable_ids()
-    disliked = selectors.disliked_video_ids(user_id=user_id)
-    ordered = [c for c in pool.ranked() if c.video_id in allowed and c.video_id not in disliked]
-    seen, exposure_name = exposure_seen(user_id=user_id, session_key=session_key,
-                                        candidates=[c.video_id for c in ordered])
-    if exposure_name.endswith("(redis down)"):
-        degraded.append(_("Redis 不可用：曝光过滤改用数据库"))
+    disliked = plan.disliked
+    ordered = [Candidate(video_id=v, channel=ch, version=ver, anchor=anchor, tag=tag)
+               for v, ch, ver, anchor, tag in plan.candidates if v in allowed]
+    ids = [c.video_id for c in ordered]
+    if isinstance(backend, BloomExposure):
+        seen = backend.seen_in(bitmaps, ids + fresh)
+    else:
+        seen, name = exposure_seen(user_id=user_id, session_key=session_key, candidates=ids)
+        if name.endswith("(redis down)") and not exposure_name.endswith("(redis down)"):
+            exposure_name = name
+            degraded.append(_("Redis 不可用：曝光过滤改用数据库"))
     ordered = [c for c in ordered if c.video_id not in seen]
 
-    # Cards of a few more than a page (plus an exploration candidate): the servable check inside
-    # cards_for is the final, authoritative filter.
+    # Cards of a few more than a page (plus an exploration candidate): the servable and dislike
+    # check inside cards_for (one query on these ids) is the final, authoritative filter.
     head = ordered[: size * 2]
     taken = {c.video_id for c in head}
     explore = next((v for v in fresh if v in allowed and v not in seen and v not in disliked
                     and v not in taken), None) if size >= 4 else None
-    cards = cards_for(ids=[c.video_id for c in head] + ([explore] if explore is not None else []))
+    cards = cards_for(ids=[c.video_id for c in head] + ([explore] if explore is not None else []),
+                      disliked_by=user_id)
 
     def mine(video_id: int) -> bool:
         return user_id is not None and cards[video_id]["owner"]["id"] == user_id
 
     head = [c for c in head if c.video_id in cards and not mine(c.video_id)]
     chosen = _diversify(head, cards, size)
-    # Exploration: one fresh upload per page (a new video with no views gets its first audience).
-    if size >= 4 and not any(c.channel in ("fresh", "latest") for c in chosen):
-        # The newest upload not on the page yet whose card passed the servable check.
+    # Exploration: the newest unseen upload gets a slot on every page (a new video with no views
+    # gets its first audience), unless it is on the page already.
+    if size >= 4:
+        # The newest upload not seen yet whose card passed the servable check.
         on_page = {c.video_id for c in chosen}
-        newest = next((v for v in fresh if v in cards and v not in on_page and v not in seen and v not in disliked
+        newest = next((v for v in fresh if v in cards and v not in seen and v not in disliked
                        and not mine(v)), None)
-        if newest is not None:
+        if newest is not None and newest not in on_page:
             explore_cand = Candidate(video_id=newest, channel="fresh")
             if len(chosen) >= size:
                 chosen.pop()
             chosen.insert(min(3, len(chosen)), explore_cand)
 
-    # Reasons need the anchor titles and, for content items, the matching interest tag.
+    # Reasons need the anchor titles (item-CF items explained by the viewer's own history).
+    bundle = interactions.payload if interactions else None
     anchors = [c.anchor for c in chosen if c.anchor is not None]
     if bundle is not None and bundle.itemcf is not None:
         for cand in chosen:
@@ -314,16 +449,9 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
                     if info.get("kind") == "item" and info.get("item") is not None:
                         cand.anchor = int(bundle.item_ids[info["item"]])
                         anchors.append(cand.anchor)
-    if bundle is not None and bundle.content is not None:
-        for cand in chosen:
-            col = bundle.item_index.get(cand.video_id)
-            if cand.channel == "content" and col is not None:
-                if interests:
-                    cand.tag = _best_tag(bundle.content, col, interests)
-                elif user_id in bundle.user_index:
-                    info = bundle.content.explain(bundle.user_index[user_id], col)
-                    cand.tag = info.get("tag")
     titles = titles_for(ids=anchors) if anchors else {}
+    unexplained = [c for c in chosen if c.channel == "content" and c.tag is None]
+    _content_tags(bundle, unexplained, user_id, getattr(plan, "interests", {}))
 
     items = [
         {
@@ -340,25 +468,45 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
                         cold_start=cold_start)
     if cold_start and page == 1:
         result.suggested_users = suggested_users(user=user, limit=5)
+    extra = {}
+    if built and _plan_ttl() > 0:
+        extra[PLAN_KEY.format(viewer=plan_viewer)] = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
     if record:
         impressions_record(user_id=user_id, session_key=session_key, items=items, request_id=request_id,
-                           surface="feed", source=source)
+                           surface="feed", source=source, backend=backend, extra_sets=extra)
+    elif extra and isinstance(backend, BloomExposure):
+        _plan_store(backend, extra)
     return result
+
+
+def _plan_store(backend, extra: dict[str, bytes]) -> None:
+    try:
+        pipe = backend.client.pipeline(transaction=False)
+        for key, value in extra.items():
+            pipe.set(key, value, ex=_plan_ttl())
+        pipe.execute()
+    except Exception as exc:
+        exposure_mark_down(exc)
 
 
 IMPRESSION_BUFFER_KEY = "rec:impressions"
 
 
 def impressions_record(*, user_id: int | None, session_key: str | None, items: list[dict], request_id: str,
-                       surface: str, source: str = "") -> None:
+                       surface: str, source: str = "", backend=None, extra_sets: dict | None = None) -> None:
     """Record the impressions of one response and add them to the viewer's exposure filter.
 
-    With Redis up, the rows are appended to a Redis list in one round trip and written to the event
-    log in bulk by :func:`impressions_flush` (every few seconds from beat, or inline once the buffer
-    holds ``RECOMMENDER_IMPRESSION_FLUSH_AT`` rows); the Bloom filter already has them.  Without
-    Redis (or when it is down), one bulk INSERT per response, which the exact filter reads.
+    With Redis up: the exposure bits, the impression rows (appended to a Redis list) and
+    ``extra_sets`` (key -> bytes, e.g. the viewer's rebuilt feed plan) go in one pipelined round
+    trip; the rows reach the event log in bulk by :func:`impressions_flush`, run by beat, never on
+    the request path.  The buffer is capped at ``RECOMMENDER_IMPRESSION_BUFFER_MAX`` rows (the oldest
+    are dropped, with a warning, when no flush has run for that long).  Without Redis (or when it
+    is down), one bulk INSERT per response, which the exact filter reads.
     """
+    backend = backend if backend is not None else exposure_backend()
     if not items:
+        if extra_sets and isinstance(backend, BloomExposure):
+            _plan_store(backend, extra_sets)
         return
     now = timezone.now()
     rows = [
@@ -368,16 +516,24 @@ def impressions_record(*, user_id: int | None, session_key: str | None, items: l
                      "position": position, "artefact_version": item["artefact_version"], "source": source}}
         for position, item in enumerate(items)
     ]
-    exposure_add(user_id=user_id, session_key=session_key, video_ids=[row["video_id"] for row in rows])
-    backend = exposure_backend()
-    if isinstance(backend, BloomExposure) and getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER", True):
+    video_ids = [row["video_id"] for row in rows]
+    if isinstance(backend, BloomExposure):
+        buffered = getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER", True)
+        cap = int(getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER_MAX", 500_000))
         try:
             pipe = backend.client.pipeline(transaction=False)
-            pipe.rpush(IMPRESSION_BUFFER_KEY, *[json.dumps(row) for row in rows])
-            length = pipe.execute()[0]
-            if length >= int(getattr(settings, "RECOMMENDER_IMPRESSION_FLUSH_AT", 2000)):
-                impressions_flush()
-            return
+            backend.queue_add(pipe, viewer_key(user_id=user_id, session_key=session_key), video_ids)
+            for key, value in (extra_sets or {}).items():
+                pipe.set(key, value, ex=_plan_ttl())
+            if buffered:
+                pipe.rpush(IMPRESSION_BUFFER_KEY, *[json.dumps(row) for row in rows])
+            replies = pipe.execute()
+            if buffered and replies[-1] > cap:
+                # No flush for a long time (beat stopped): bound Redis memory, keep the newest rows.
+                backend.client.ltrim(IMPRESSION_BUFFER_KEY, -cap, -1)
+                logger.warning("impression buffer over %d rows: the oldest were dropped (is beat running?)", cap)
+            if buffered:
+                return
         except Exception as exc:  # Redis went away: write them now, where the exact filter reads
             exposure_mark_down(exc)
     _impressions_insert(rows)

@@ -119,13 +119,14 @@ def fresh_ids() -> list[int]:
 _cards: dict[int, tuple[float, dict]] = {}
 
 
-def cards_for(*, ids: list[int]) -> dict[int, dict]:
-    """Cards of the servable videos among ``ids``.  Which videos may be shown is checked in the
-    database on every call; the card contents (title, owner, counts) are cached per process for
-    ``RECOMMENDER_LOCAL_CACHE_SECONDS`` (counts may lag by that much)."""
+def cards_for(*, ids: list[int], disliked_by: int | None = None) -> dict[int, dict]:
+    """Cards of the servable videos among ``ids`` (minus the videos ``disliked_by`` disliked).  Which
+    videos may be shown is checked in the database on every call (one query); the card contents
+    (title, owner, counts) are cached per process for ``RECOMMENDER_LOCAL_CACHE_SECONDS`` (counts
+    may lag by that much)."""
     if not ids:
         return {}
-    allowed = selectors.servable_among(ids=ids)
+    allowed = selectors.servable_among(ids=ids, disliked_by=disliked_by)
     ttl = float(getattr(settings, "RECOMMENDER_LOCAL_CACHE_SECONDS", 30))
     now = time.monotonic()
     out, missing = {}, []
@@ -150,6 +151,10 @@ _titles: dict[int, str] = {}
 
 def titles_for(*, ids: list[int]) -> dict[int, str]:
     """Titles of the anchor videos of reasons ("因为你看过《…》"), cached per process."""
+    for video_id in ids:  # a card already in the cache has the title: no query for it
+        hit = _cards.get(video_id)
+        if hit is not None and video_id not in _titles:
+            _titles[video_id] = hit[1]["title"]
     missing = [v for v in ids if v not in _titles]
     if missing:
         if len(_titles) > 50_000:

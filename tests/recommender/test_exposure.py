@@ -123,3 +123,26 @@ def test_exact_exposure_respects_the_window(settings):
     seen = ExactExposure().seen(user_id=user.id, session_key=None,
                                 candidates=[old.id, recent.id, watched.id, never.id])
     assert seen == {recent.id, watched.id}
+
+
+def test_seen_in_tests_the_same_bits_as_unpacking_the_bitmap():
+    bloom = BloomExposure(FakeRedis(), m=1 << 12, k=4)
+    shown = list(range(1000, 1040))
+    bits = np.zeros(1 << 12, dtype=np.uint8)
+    bits[bloom_positions(shown, m=bloom.m, k=bloom.k).ravel()] = 1
+    raw = np.packbits(bits).tobytes()  # Redis bit order: bit 0 is the top bit of byte 0
+    candidates = list(range(990, 1100))
+    got = bloom.seen_in([raw, None], candidates)
+    assert set(shown) <= got
+    expected = {c for c, row in zip(candidates, bloom_positions(candidates, m=bloom.m, k=bloom.k), strict=True)
+                if bits[row].all()}
+    assert got == expected
+    assert bloom.seen_in([raw[:10]], [1000]) <= {1000}, "a short bitmap (bits past its end unset) does not fail"
+
+
+@pytest.mark.django_db
+def test_exact_exposure_counts_engagements_as_watched():
+    user = UserFactory(username="liker")
+    liked, other = VideoFactory(), VideoFactory()
+    EventFactory(user=user, video=liked, kind="like")
+    assert ExactExposure().seen(user_id=user.id, session_key=None, candidates=[liked.id, other.id]) == {liked.id}

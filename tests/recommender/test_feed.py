@@ -1,5 +1,7 @@
 """The feed, related, hot and suggested-users endpoints served from the artefacts."""
 
+import os
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
@@ -164,3 +166,45 @@ def test_endpoints_are_in_the_schema(api_client):
     schema = api_client.get("/api/schema/?format=json").json()
     for path in ("/api/v1/feed", "/api/v1/videos/{video_id}/related", "/api/v1/hot", "/api/v1/users/suggested"):
         assert path in schema["paths"]
+
+
+redis_only = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real Redis)")
+
+
+@redis_only
+def test_the_plan_is_reused_and_a_dislike_takes_effect_on_the_next_request(
+    api_client, built, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from videoapp.services.social import dislike_create
+
+    fan = built.fans["旅行"][0]
+    api_client.force_authenticate(fan)
+    page1 = api_client.get("/api/v1/feed?size=4").json()
+    # Plan cached in Redis: page 2 does not gather the candidates again (no interests, no dislike list).
+    with CaptureQueriesContext(connection) as queries:
+        page2 = api_client.get("/api/v1/feed?page=2&size=4").json()
+    gathered = [q["sql"] for q in queries.captured_queries
+                if 'FROM "tagging_userinterest"' in q["sql"].split(" WHERE ")[0]
+                or q["sql"].startswith('SELECT "videoapp_dislike"')]
+    assert not gathered, gathered
+    assert served_ids(page2) and not set(served_ids(page1)) & set(served_ids(page2))
+    nxt = [v.id for vs in built.videos.values() for v in vs if v.id not in served_ids(page1) + served_ids(page2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        for video in Video.objects.filter(id__in=nxt):
+            dislike_create(user=fan, video=video)
+    page3 = api_client.get("/api/v1/feed?page=3&size=4").json()
+    assert not set(served_ids(page3)) & set(nxt), "disliked videos never appear, from the next request on"
+
+
+@redis_only
+def test_impressions_are_buffered_not_written_on_the_request_path(api_client, built):
+    fan = built.fans["美食"][1]
+    api_client.force_authenticate(fan)
+    ids = served_ids(api_client.get("/api/v1/feed?size=5").json())
+    assert ids and not Event.objects.filter(user=fan, kind=Event.Kind.IMPRESSION).exists()
+    impressions_flush()
+    shown = Event.objects.filter(user=fan, kind=Event.Kind.IMPRESSION).values_list("video_id", flat=True)
+    assert set(shown) == set(ids)

@@ -82,11 +82,23 @@ def dislike_create(
     )
     if created:
         Like.objects.filter(user=user, video=video).delete()
+        _feed_plan_invalidate_on_commit(user_id=user.pk)
     return created
 
 
 def dislike_delete(*, user: AbstractBaseUser, video: Video) -> bool:
-    return _mark_delete(model=Dislike, user=user, video=video)
+    deleted = _mark_delete(model=Dislike, user=user, video=video)
+    if deleted:
+        _feed_plan_invalidate_on_commit(user_id=user.pk)
+    return deleted
+
+
+def _feed_plan_invalidate_on_commit(*, user_id: int) -> None:
+    """The viewer's cached feed plan is rebuilt on their next request (the dislike filter itself is
+    checked in the database on every answer; this brings the changed ranking in at once)."""
+    from recommender.services.feed import feed_plan_invalidate
+
+    transaction.on_commit(lambda: feed_plan_invalidate(user_id=user_id))
 
 
 @transaction.atomic
