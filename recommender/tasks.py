@@ -30,6 +30,13 @@ def hot_refresh() -> dict:
     return {"job_run": run.id, "status": run.status, "version": run.artefact_version}
 
 
+@shared_task(name="recommender.offline_evaluate", ignore_result=False)
+def offline_evaluate() -> dict:
+    """Offline metrics per channel on a holdout of the site's events -> JobRun.stats["metrics"]."""
+    run = jobs.offline_evaluate()
+    return {"job_run": run.id, "status": run.status, "metrics": run.stats.get("metrics", {})}
+
+
 @shared_task(name="recommender.user_profile_refresh", ignore_result=True)
 def user_profile_refresh(user_id: int) -> dict:
     """Queued on commit after a like, favourite, comment, dislike or completed view (contract)."""

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "videoapp.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "videoapp.urls"
@@ -149,6 +150,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "recommender.impressions_flush",
         "schedule": float(os.environ.get("SCHEDULE_IMPRESSIONS_FLUSH_SECONDS", "10")),
     },
+    "recommender-offline-evaluate": {
+        "task": "recommender.offline_evaluate",
+        "schedule": float(os.environ.get("SCHEDULE_OFFLINE_EVALUATE_SECONDS", str(24 * 3600))),
+    },
     "tagging-idf-recompute": {
         "task": "tagging.idf_recompute",
         "schedule": float(os.environ.get("SCHEDULE_IDF_RECOMPUTE_SECONDS", str(24 * 3600))),
@@ -231,6 +236,9 @@ REST_FRAMEWORK = {
         "upload": os.environ.get("THROTTLE_UPLOAD", "30/hour"),
     },
     "EXCEPTION_HANDLER": "videoapp.apis.errors.exception_handler",
+    # Proxies in front of the site whose X-Forwarded-For is trusted (0: use the socket address). Without it
+    # DRF believes any client's X-Forwarded-For, and a new fake address per request escapes the IP limits.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Video platform API",

@@ -377,3 +377,115 @@ JOBS: dict[str, Callable[..., JobRun]] = {
     "model_train": model_train,
     "hot_refresh": hot_refresh,
 }
+
+
+# --------------------------------------------------------------------------- offline evaluation
+
+OFFLINE_EVALUATE_K = 10
+OFFLINE_EVALUATE_METRICS = ("ndcg", "recall", "hr", "coverage")
+
+
+def _evaluation_inputs() -> tuple[dict[str, list], dict]:
+    """The servable part of the site's event log and the other ``build_interactions`` arguments.
+
+    The same reads and settings as :func:`interactions_from_database`, kept apart so the job can build
+    interactions from a subset of the log (the train split).  Behaviour interests are left out of the
+    user tags: they are derived from every engagement, held-out ones included, and would leak the answer
+    into the content channel; onboarding, comment and manual interests stay.
+    """
+    from recommender.data import DenoiseConfig
+    from tagging.models import UserInterest
+
+    servable = selectors.servable_video_ids()
+    log = selectors.training_event_log()
+    keep = [i for i, item in enumerate(log["item"]) if item in servable]
+    log = {name: [col[i] for i in keep] for name, col in log.items()}
+    user_tags: dict[int, dict[str, float]] = defaultdict(dict)
+    interests = (UserInterest.objects.filter(tag__is_blocked=False, weight__gt=0)
+                 .exclude(source=UserInterest.Source.BEHAVIOUR).values_list("user_id", "tag__name", "weight"))
+    for user_id, name, weight in interests.iterator(chunk_size=20_000):
+        user_tags[user_id][name] = user_tags[user_id].get(name, 0.0) + float(weight)
+    return log, {
+        "weights": settings.EVENT_WEIGHTS,
+        "config": DenoiseConfig(
+            min_watch_ratio=settings.EVENT_VIEW_MIN_RATIO,
+            min_watch_seconds=settings.EVENT_VIEW_MIN_SECONDS,
+            half_life=settings.EVENT_HALF_LIFE_DAYS * 86400.0,
+        ),
+        "item_ids": np.asarray(sorted(servable), dtype=np.int64),
+        "item_tags": selectors.video_tag_map(video_ids=servable),
+        "user_tags": dict(user_tags),
+        "item_groups": dict(selectors.Video.objects.filter(id__in=servable).values_list("id", "category")),
+    }
+
+
+def offline_evaluate(*, progress: Progress = _no_progress, k: int = OFFLINE_EVALUATE_K, seed: int = 42) -> JobRun:
+    """Recall@k / NDCG@k / HR@k / coverage of the cheap channels on a holdout of the site's own events.
+
+    The split is the harness's (``recommender.evaluation.split_per_user``: per viewer a seeded 25 %),
+    made over distinct (viewer, video) pairs so that a like and a view of the same video never land on
+    both sides.  Relevant = held-out pairs the production pipeline counts as positive (de-noised,
+    not disliked); the viewer's train videos are excluded from the ranking, which is over the whole
+    servable catalogue.  The TensorFlow model is not evaluated here (too slow for a periodic job; use
+    ``manage.py evaluate``).  Writes no artefact: the figures go to the JobRun's ``stats["metrics"]``.
+    """
+
+    def build(_root: Path) -> dict:
+        from recommender import evaluation
+        from recommender.channels import EASE, ContentChannel, ItemCF, UserCF
+        from recommender.data import RatingsLog, build_interactions
+        from recommender.hot import HotChannel
+
+        progress("events", 0, 1)
+        log, inputs = _evaluation_inputs()
+        progress("events", 1, 1)
+        full = build_interactions(events=log, **inputs)  # raises ValueError on an empty log
+        users = np.asarray(log["user"], dtype=np.int64)
+        items = np.asarray(log["item"], dtype=np.int64)
+        pairs, pair_of_event = np.unique(np.stack([users, items], axis=1), axis=0, return_inverse=True)
+        pair_of_event = pair_of_event.ravel()
+        pair_log = RatingsLog(pairs[:, 0], pairs[:, 1], np.ones(len(pairs)), np.zeros(len(pairs)))
+        train_pairs, test_pairs = evaluation.split_per_user(pair_log, test_fraction=0.25, seed=seed)
+        in_train = np.isin(pair_of_event, train_pairs)
+        train = build_interactions(events={name: [v for v, t in zip(col, in_train, strict=True) if t]
+                                           for name, col in log.items()}, **inputs)
+
+        uidx, iidx = train.user_index, train.item_index
+        rows = np.asarray([uidx[u] for u in pairs[train_pairs, 0].tolist()], dtype=np.int64)
+        cols = np.asarray([iidx[i] for i in pairs[train_pairs, 1].tolist()], dtype=np.int64)
+        exclude = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=train.matrix.shape)
+        positive = full.matrix.tocsr()
+        relevant: dict[int, set[int]] = defaultdict(set)
+        for user, item in pairs[test_pairs].tolist():
+            if user in uidx and positive[full.user_index[user], full.item_index[item]] > 0:
+                relevant[uidx[user]].add(iidx[item])
+        fold_users = np.asarray(sorted(relevant), dtype=np.int64)
+        if not len(fold_users):
+            raise ValueError("no viewer has a held-out positive interaction: nothing to evaluate yet")
+        fold = evaluation.Fold(train, exclude, fold_users, [np.asarray(sorted(relevant[u])) for u in fold_users])
+
+        # The channels of interactions_rebuild, with the same settings, plus hot; not the TensorFlow model.
+        channels = {
+            "itemcf": ItemCF(k=int(_setting("RECOMMENDER_ITEMCF_K", 100)), n_threads=1),
+            "usercf": UserCF(k=int(_setting("RECOMMENDER_USERCF_K", 50)), n_threads=1),
+        }
+        if train.n_items <= int(_setting("RECOMMENDER_EASE_MAX_ITEMS", 4000)):
+            channels["ease"] = EASE(lam_scale=float(_setting("RECOMMENDER_EASE_LAMBDA_SCALE", 3.0)))
+        if train.item_features is not None and train.item_features.shape[1] > 0:
+            channels["content"] = ContentChannel()
+        channels["hot"] = HotChannel()
+        metrics: dict[str, dict[str, float]] = {}
+        for done, (name, channel) in enumerate(channels.items()):
+            progress("channels", done, len(channels))
+            channel.fit(train)
+            top_items, top_scores = evaluation.rank(channel, fold, n=k, progress=False)
+            found = evaluation.metrics_from_top(fold, top_items, top_scores, k)
+            metrics[name] = {metric: round(float(found[metric]), 4) for metric in OFFLINE_EVALUATE_METRICS}
+        progress("channels", len(channels), len(channels))
+        return {"metrics": metrics, "users": len(fold_users), "k": k, "items": train.n_items,
+                "held_out_pairs": int(sum(len(r) for r in relevant.values()))}
+
+    return job_execute(job="offline_evaluate", kind=None, build=build)
+
+
+JOBS["offline_evaluate"] = offline_evaluate

@@ -29,6 +29,7 @@ JOB_TASKS = {
     "interactions_rebuild": "recommender.tasks.interactions_rebuild",
     "model_train": "recommender.tasks.model_train",
     "hot_refresh": "recommender.tasks.hot_refresh",
+    "offline_evaluate": "recommender.tasks.offline_evaluate",
 }
 
 

@@ -316,13 +316,16 @@ def offline_metrics_history(*, limit: int = 30) -> list[dict[str, Any]]:
     and the fit time per channel of each rebuild (always recorded)."""
     from recommender.records import JobRun
 
-    runs = list(
-        JobRun.objects.filter(status=JobRun.Status.SUCCEEDED, job__in=["interactions_rebuild", "model_train",
-                                                                           "evaluate"])
-        .order_by("-started_at")[:limit]
+    # The newest ``limit`` runs of each job: the hourly rebuilds would otherwise push the daily
+    # offline evaluation (recommender.offline_evaluate) out of the window.
+    succeeded = JobRun.objects.filter(status=JobRun.Status.SUCCEEDED).order_by("-started_at")
+    runs = sorted(
+        (run for job in ("interactions_rebuild", "model_train", "offline_evaluate")
+         for run in succeeded.filter(job=job)[:limit]),
+        key=lambda run: (run.started_at, run.pk),
     )
     history = []
-    for run in reversed(runs):
+    for run in runs:
         stats = run.stats or {}
         history.append({
             "run": run,

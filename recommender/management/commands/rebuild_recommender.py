@@ -3,7 +3,8 @@ from recommender.services.jobs import JOBS
 
 
 class Command(JobCommand):
-    help = "Run recommender jobs now (default: all): interactions_rebuild, model_train, hot_refresh."
+    help = ("Run recommender jobs now (default: hot_refresh, interactions_rebuild, model_train); "
+            "--job offline_evaluate records offline metrics per channel.")
 
     def add_arguments(self, parser):
         parser.add_argument("--job", action="append", choices=sorted(JOBS), help="repeatable; default: every job")

@@ -1,0 +1,83 @@
+"""Content-Security-Policy on every HTML response.
+
+Pages load scripts only from this origin; the few inline ``<script>`` blocks carry a per-request
+nonce (``{{ request.csp_nonce }}`` in templates), so an injected ``<script>`` or event-handler
+attribute never runs even if escaping were ever missed.  Inline styles stay allowed: a style cannot
+run code, and several templates use style attributes.  A view that sets its own policy (the SVG
+poster, which is stricter) keeps it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+# Swagger UI (drf-spectacular) bootstraps with an inline script and its assets from a CDN.
+_DOCS_PREFIX = "/api/docs/"
+
+
+def csp_policy(*, nonce: str, docs: bool = False) -> str:
+    script = f"script-src 'self' 'nonce-{nonce}'"
+    style = "style-src 'self' 'unsafe-inline'"
+    if docs:
+        # The docs page shows no user content; its template has no nonce, and a nonce would disable
+        # 'unsafe-inline'.
+        script = "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net"
+        style += " https://cdn.jsdelivr.net"
+    return "; ".join([
+        "default-src 'self'",
+        script,
+        style,
+        "img-src 'self' data: blob:" + (" https://cdn.jsdelivr.net" if docs else ""),
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.csp_nonce = secrets.token_urlsafe(16)
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = csp_policy(
+                nonce=request.csp_nonce, docs=request.path.startswith(_DOCS_PREFIX)
+            )
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is unreachable (restart, failover), answer 503 with Retry-After, not a 500 page.
+
+    Django reconnects on the next request (``CONN_HEALTH_CHECKS``), so the site recovers by itself.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        import logging
+
+        from django.db import InterfaceError, OperationalError
+        from django.http import HttpResponse, JsonResponse
+        from django.utils.translation import gettext
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logging.getLogger("videoapp.database").error("database unavailable: %s", exception)
+        message = gettext("服务暂时不可用，请稍后再试。")
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)
+        else:
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = "5"
+        return response
