@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev demo lint bench-extraction bench-itemcf bench-tf evaluate evaluate-keywords browsers
+.PHONY: run test install install-dev demo lint bench-extraction bench-itemcf bench-tf evaluate evaluate-keywords browsers faults soak fuzz-full
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,3 +50,13 @@ evaluate: install
 
 evaluate-keywords: install
 	$(BIN)/python manage.py evaluate_keywords --tsv $(or $(TSV),data/csl/kg_dev.tsv) --k 5
+
+# Reliability runs outside `make test` (docs/reliability.md). `faults` stops and restarts Redis/PostgreSQL.
+faults: install-dev
+	$(BIN)/python bench/faults.py --n $(or $(N),10)
+
+soak: install-dev
+	$(BIN)/python bench/soak.py --minutes $(or $(MINUTES),10)
+
+fuzz-full: install-dev
+	FUZZ_EXAMPLES=100 $(BIN)/python -m pytest -q tests/security/test_api_fuzz.py

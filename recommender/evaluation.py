@@ -14,7 +14,8 @@ Protocol: full ranking over every item seen in train, the user's train items exc
 in train cannot be ranked and are dropped from the relevant sets; a test row whose item is
 also in the user's train rows (a duplicate) is dropped too.
 
-Hyper-parameters (each channel's ``param_grid``) and the blend weights are tuned on a
+Hyper-parameters (each channel's ``param_grid``), the blend weights and the blend's score
+normalisation (min-max or reciprocal rank) are tuned on a
 validation split cut from the TRAIN rows the same way (seed + 1); the test split is used once.
 """
 
@@ -33,7 +34,7 @@ import scipy.sparse as sp
 
 from recommender import data
 from recommender.base import Interactions, RecallChannel, top_n
-from recommender.blend import blend_candidates, candidate_matrix, tune_weights
+from recommender.blend import NORMALISATIONS, blend_candidates, candidate_matrix, tune_weights
 from recommender.channels import channel_classes
 from recommender.metrics import evaluate_rankings
 
@@ -266,7 +267,7 @@ def tune(
     )
     classes = available_channels(names, fold.interactions)
     best_params: dict[str, dict] = {}
-    matrices: dict[str, np.ndarray] = {}
+    tops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     report: dict = {"validation_users": len(fold.users), "channels": {}}
     for name, cls in classes.items():
         grid = cls.param_grid() if hasattr(cls, "param_grid") else [{}]
@@ -284,10 +285,23 @@ def tune(
             continue
         best_params[name] = best[1]
         report["channels"][name] = {"params": best[1], "ndcg": round(best[0], 4)}
-        matrices[name] = candidate_matrix(best[2][0], best[2][1], fold.interactions.n_items)
-    weights, val_ndcg = tune_weights(channel_matrices=matrices, relevant=fold.relevant, k=k)
-    report["blend"] = {"weights": weights, "ndcg": round(val_ndcg, 4)}
-    log(f"  validation blend weights {weights}: ndcg@{k}={val_ndcg:.4f}")
+        tops[name] = best[2]
+    if not tops:
+        return best_params, {}, report
+    # The score normalisation is a blend hyper-parameter like the weights: each one gets its own
+    # weight search and the better validation NDCG wins (min-max on a tie: it is the default).
+    best_blend: tuple[float, dict[str, float], str] | None = None
+    for normalisation in NORMALISATIONS:
+        matrices = {
+            name: candidate_matrix(items, scores, fold.interactions.n_items, normalisation=normalisation)
+            for name, (items, scores) in tops.items()
+        }
+        weights, val_ndcg = tune_weights(channel_matrices=matrices, relevant=fold.relevant, k=k)
+        log(f"  validation blend ({normalisation}) weights {weights}: ndcg@{k}={val_ndcg:.4f}")
+        if best_blend is None or val_ndcg > best_blend[0]:
+            best_blend = (val_ndcg, weights, normalisation)
+    val_ndcg, weights, normalisation = best_blend
+    report["blend"] = {"weights": weights, "normalisation": normalisation, "ndcg": round(val_ndcg, 4)}
     return best_params, weights, report
 
 
@@ -317,9 +331,10 @@ def evaluate(
     n_candidates = max(n_candidates, k)
     params: dict[str, dict] = dict(fixed_params or {})
     weights: dict[str, float] = {}
+    normalisation = "minmax"
     if tune_on_validation:
         log("tuning on a validation split of the train rows")
-        params, weights, _ = tune(
+        params, weights, report = tune(
             dataset,
             train,
             names=names,
@@ -330,6 +345,7 @@ def evaluate(
             seed=seed,
             progress=progress,
         )
+        normalisation = report.get("blend", {}).get("normalisation", normalisation)
     fold = make_fold(dataset, train, test, config=config, min_relevance=min_relevance)
     if not len(fold.users):
         raise ValueError("no test user has a relevant item seen in train: nothing to evaluate")
@@ -362,7 +378,7 @@ def evaluate(
         for i in range(len(fold.users)):
             cands = {c: list(zip(t[0][i].tolist(), t[1][i].tolist(), strict=True)) for c, t in tops.items()}
             cands = {c: [(it, s) for it, s in lst if np.isfinite(s)] for c, lst in cands.items()}
-            merged = blend_candidates(cands, weights=weights, n=k)
+            merged = blend_candidates(cands, weights=weights, n=k, normalisation=normalisation)
             items[i, : len(merged)] = [m.item for m in merged]
             scores[i, : len(merged)] = [m.score for m in merged]
         row = {
@@ -371,10 +387,10 @@ def evaluate(
             "k": k,
             **metrics_from_top(fold, items, scores, k),
             "fit_seconds": round(sum(r["fit_seconds"] for r in results) + time.perf_counter() - started, 3),
-            "params": {"weights": weights},
+            "params": {"weights": weights, "normalisation": normalisation},
         }
         results.append(row)
-        log(f"blend: ndcg@{k}={row['ndcg']:.4f} recall={row['recall']:.4f} weights={weights}")
+        log(f"blend ({normalisation}): ndcg@{k}={row['ndcg']:.4f} recall={row['recall']:.4f} weights={weights}")
     return results
 
 

@@ -28,6 +28,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERRORS_400 = {400: ErrorSerializer}
+# Ids beyond a 64-bit signed integer cannot exist; refusing them keeps the database driver from overflowing (500).
+DB_MAX_ID = 2**63 - 1
 ERRORS_AUTH = {403: ErrorSerializer}
 ERRORS_404 = {404: ErrorSerializer}
 ERRORS_STAFF = {400: ErrorSerializer, 403: ErrorSerializer}
@@ -388,7 +390,8 @@ class AdminVideoTagListApi(StaffApi):
     @extend_schema(
         parameters=[OpenApiParameter("state", str, enum=VideoTag.State.values),
                     OpenApiParameter("source", str, enum=VideoTag.Source.values)],
-        responses={200: _paginated_schema("PaginatedVideoTagReviewList", OutputSerializer), **ERRORS_AUTH},
+        responses={200: _paginated_schema("PaginatedVideoTagReviewList", OutputSerializer), **ERRORS_400,
+                   **ERRORS_AUTH},
         summary="Video tags to review (default: suggested)",
     )
     def get(self, request):
@@ -401,7 +404,8 @@ class AdminVideoTagListApi(StaffApi):
 
 
 class _VideoTagIdsInput(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DB_MAX_ID), min_length=1, max_length=1000)
 
 
 class AdminVideoTagApproveApi(StaffApi):
@@ -425,7 +429,8 @@ class AdminVideoTagRejectApi(StaffApi):
 
 
 class _VideosTagsInput(serializers.Serializer):
-    video_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=500)
+    video_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DB_MAX_ID), min_length=1, max_length=500)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1, max_length=50)
 
 
@@ -451,7 +456,8 @@ class AdminVideosRemoveTagsApi(StaffApi):
 
 class AdminReextractApi(StaffApi):
     class InputSerializer(serializers.Serializer):
-        video_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=500)
+        video_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=DB_MAX_ID), min_length=1, max_length=500)
 
     @extend_schema(request=InputSerializer, responses={200: CorrectionOutputSerializer, **ERRORS_STAFF},
                    summary="Re-run tag extraction for chosen videos")

@@ -57,7 +57,9 @@ class LoginFailureThrottle(ScopedThrottle):
         return rates.get("login_failure") or rates.get("login")
 
     def get_cache_key(self, request, view) -> str | None:
-        username = str(request.data.get("username", "")).strip().lower() if hasattr(request, "data") else ""
+        data = getattr(request, "data", None)
+        # A JSON array or scalar body has no username (and must be a 400 from the view, not a crash here).
+        username = str(data.get("username", "")).strip().lower() if hasattr(data, "get") else ""
         if not username:
             return None
         # Hashed: the cache key must not carry user input verbatim (length, characters).
@@ -109,3 +111,33 @@ class CommentThrottle(ScopedThrottle):
 
 class EventsThrottle(ScopedThrottle):
     scope = "events"
+
+
+class _PageRequest:
+    """What the throttles read from a DRF request, for a plain Django form view."""
+
+    def __init__(self, request) -> None:
+        self.user = request.user
+        self.META = request.META
+        self.method = request.method
+        self.data = request.POST
+
+
+def page_throttle_wait(request, *, throttles) -> int | None:
+    """The API's throttles for a form page: seconds to wait when one refuses ``request``, else None.
+
+    The site's login and sign-up forms post to Django views, not to the API; without this they would
+    be an unthrottled way around the API's limits.
+    """
+    shim = _PageRequest(request)
+    for throttle_class in throttles:
+        throttle = throttle_class()
+        if not throttle.allow_request(shim, None):
+            wait = throttle.wait()
+            return max(1, int(wait)) if wait is not None else 1
+    return None
+
+
+def page_login_failed(request) -> None:
+    """Count a wrong password typed into the login form (same counter as the API's)."""
+    LoginFailureThrottle().record_failure(_PageRequest(request), None)

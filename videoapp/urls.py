@@ -26,3 +26,5 @@ urlpatterns = [
     # Site pages last: they never shadow the API, the admin or the video pages above.
     path("", include("videoapp.pages.urls")),
 ]
+
+handler404 = "videoapp.apis.errors.api_aware_not_found"

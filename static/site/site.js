@@ -12,6 +12,11 @@
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return cookie("csrftoken") || (input ? input.value : "");
   }
+  // Forms that ask before submitting (no inline handlers: the Content-Security-Policy forbids them).
+  document.addEventListener("submit", function (event) {
+    var message = event.target.dataset ? event.target.dataset.confirm : "";
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
   function announce(text) {
     var live = document.getElementById("live");
     if (live) { live.textContent = ""; setTimeout(function () { live.textContent = text; }, 30); }

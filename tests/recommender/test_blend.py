@@ -12,7 +12,9 @@ from recommender.blend import (
     blend_candidates,
     candidate_matrix,
     normalise_scores,
+    rank_scores,
     reason_text,
+    scale_scores,
     tune_weights,
 )
 
@@ -95,6 +97,41 @@ def test_normalise_scores():
     np.testing.assert_allclose(normalise_scores(np.array([3.0, 3.0])), [1.0, 1.0])
     with pytest.raises(ValueError, match="finite"):
         normalise_scores(np.array([1.0, np.inf]))
+
+
+def test_rank_scores_depend_on_order_only():
+    # rank 1 -> 1, rank 2 -> 61/62, rank 3 -> 61/63, whatever the scale of the raw scores
+    expected = [61 / 62, 1.0, 61 / 63]
+    np.testing.assert_allclose(rank_scores(np.array([5.0, 900.0, -3.0])), expected)
+    np.testing.assert_allclose(rank_scores(np.array([0.2, 0.3, 0.1])), expected)
+    assert rank_scores(np.array([])).size == 0
+    with pytest.raises(ValueError, match="finite"):
+        rank_scores(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        scale_scores(np.array([1.0]), normalisation="zscore")
+
+
+def test_rrf_blend_is_immune_to_one_channel_score_outlier():
+    # "a" has one huge score: min-max squashes its other candidates to ~0.05, so both of the
+    # lower-weighted "b"'s items jump ahead of them; with reciprocal ranks "a"'s runners-up keep
+    # nearly full credit and, "a" weighing more, stay ahead of "b".
+    cands = {"a": [(1, 1000.0), (2, 2.0), (3, 1.0)], "b": [(4, 1.0), (5, 0.9), (6, 0.0)]}
+    weights = {"a": 1.0, "b": 0.9}
+    minmax = [b.item for b in blend_candidates(cands, weights=weights, n=4)]
+    rrf = [b.item for b in blend_candidates(cands, weights=weights, n=4, normalisation="rrf")]
+    assert minmax == [1, 4, 5, 2]
+    assert rrf == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        blend_candidates(cands, weights=weights, normalisation="zscore")
+
+
+def test_candidate_matrix_uses_the_blend_scaling():
+    items = np.array([[2, 0, 1]])
+    scores = np.array([[3.0, 2.0, -np.inf]])
+    np.testing.assert_allclose(candidate_matrix(items, scores, 4), [[0.05, 0.0, 1.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        candidate_matrix(items, scores, 4, normalisation="rrf"), [[61 / 62, 0.0, 1.0, 0.0]], rtol=1e-6
+    )
 
 
 def test_tune_weights_finds_the_useful_channel():

@@ -78,6 +78,8 @@ def test_end_to_end_on_csv_files(tmp_path: Path, capsys):
     # CF knows the clusters, popularity does not: the harness must see the difference.
     assert by["itemcf"]["ndcg"] > by["hot"]["ndcg"]
     assert by["blend"]["ndcg"] >= by["hot"]["ndcg"]
+    # the normalisation is chosen on validation along with the weights, and reported
+    assert by["blend"]["params"]["normalisation"] in ("minmax", "rrf")
 
 
 def test_train_items_are_excluded_and_unseen_test_items_dropped():

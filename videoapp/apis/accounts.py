@@ -69,7 +69,8 @@ def user_profile_or_none(user) -> Profile | None:
 class MeOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="user.pk")
     username = serializers.CharField(source="user.username")
-    email = serializers.EmailField(source="user.email")
+    # A CharField in the output: the address is optional, and "" is no valid "format: email" in the schema.
+    email = serializers.CharField(source="user.email", help_text="e-mail address, or empty")
     is_staff = serializers.BooleanField(source="user.is_staff")
     date_joined = serializers.DateTimeField(source="user.date_joined")
     display_name = serializers.CharField()

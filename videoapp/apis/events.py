@@ -21,6 +21,7 @@ from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -163,7 +164,11 @@ class BeaconApi(APIView):
         },
     )
     def post(self, request):
-        items = request.data.get("events") if isinstance(request.data, dict) else request.data
+        try:
+            payload = request.data
+        except ParseError as exc:  # malformed JSON: the documented batch-error shape, not DRF's bare detail
+            return self._batch_error(str(exc.detail))
+        items = payload.get("events") if isinstance(payload, dict) else payload
         if not isinstance(items, list) or not items:
             return self._batch_error(_("请求体应为 {\"events\": [...]}，且至少包含一个事件。"))
         if len(items) > settings.BEACON_MAX_ITEMS:
@@ -228,7 +233,10 @@ class MyHistoryApi(APIView):
 
     @extend_schema(
         tags=["me"], summary="Videos I viewed, most recent first (one row per video)",
-        responses={200: OutputSerializer(many=True), **error_responses(403)},
+        responses={200: inline_serializer("PaginatedHistoryList", fields={
+            "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True), "results": OutputSerializer(many=True),
+        }), **error_responses(403)},
     )
     def get(self, request):
         paginator = StandardPagination()

@@ -18,3 +18,16 @@ class AutoSchema(SpectacularAutoSchema):
             owner = owner.removesuffix("Api").removesuffix("View")
             return f"{owner}{name.removesuffix('Serializer')}"
         return name
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        # Paginated lists answer 404 for a page that does not exist (``page=0``, past the end).
+        parameters = operation.get("parameters", []) if operation else []
+        if any(p.get("in") == "query" and p.get("name") == "page" for p in parameters):
+            operation["responses"].setdefault("404", {
+                "description": "no such page",
+                "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"],
+                }}},
+            })
+        return operation

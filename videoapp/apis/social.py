@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
@@ -251,7 +251,10 @@ class MyFavouritesApi(APIView):
 
     @extend_schema(
         tags=["me"], summary="My favourite videos, most recently favourited first",
-        responses={200: VideoCardSerializer(many=True), **error_responses(403)},
+        responses={200: inline_serializer("PaginatedFavouriteList", fields={
+            "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True), "results": VideoCardSerializer(many=True),
+        }), **error_responses(403)},
     )
     def get(self, request):
         paginator = StandardPagination()

@@ -22,6 +22,13 @@ from videoapp.pages import selectors
 from videoapp.pages.common import paginate, safe_next
 from videoapp.selectors.social import favourite_video_list
 from videoapp.services import accounts as account_services
+from videoapp.throttling import (
+    LoginFailureThrottle,
+    LoginIpThrottle,
+    RegisterThrottle,
+    page_login_failed,
+    page_throttle_wait,
+)
 
 
 def _form_errors_from(form: forms.Form, exc: ValidationError) -> None:
@@ -51,9 +58,22 @@ class RegisterForm(forms.Form):
         return data
 
 
+def _too_many_attempts(request: HttpRequest, template: str, form: forms.Form, wait: int,
+                       extra: dict | None = None) -> HttpResponse:
+    # ``form`` is unbound: validating the login form would check the password, which is what is being held off.
+    messages.error(request, _("尝试次数过多，请 %(seconds)d 秒后再试。") % {"seconds": wait})
+    response = render(request, template, {"form": form, **(extra or {})}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST or None)
+    if request.method == "POST":
+        wait = page_throttle_wait(request, throttles=[RegisterThrottle])
+        if wait is not None:
+            return _too_many_attempts(request, "site/register.html", RegisterForm(), wait)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -78,9 +98,16 @@ class LoginForm(AuthenticationForm):
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST":
+        wait = page_throttle_wait(request, throttles=[LoginIpThrottle, LoginFailureThrottle])
+        if wait is not None:
+            return _too_many_attempts(request, "site/login.html", LoginForm(request), wait,
+                                      {"next": safe_next(request, "")})
     if request.method == "POST" and form.is_valid():
         login(request, form.get_user())
         return redirect(safe_next(request))
+    if request.method == "POST" and form.errors:
+        page_login_failed(request)
     return render(request, "site/login.html", {"form": form, "next": safe_next(request, "")},
                   status=400 if form.errors else 200)
 

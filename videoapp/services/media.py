@@ -124,6 +124,32 @@ def mp4_moov_first(*, path: str | os.PathLike) -> bool:
     return False
 
 
+def mp4_data_cut_off(*, path: str | os.PathLike) -> bool:
+    """True when an MP4's ``moov`` or ``mdat`` box claims more bytes than the file holds (a cut-off upload).
+
+    The duration check in :func:`probe_video` has a tolerance of half a second, which lets a short clip
+    cut in half through; the box sizes are exact.  Unknown data after the last box (trailing junk) is
+    not counted: only the two boxes a player needs.
+    """
+    with open(path, "rb") as fh:
+        size_total = os.fstat(fh.fileno()).st_size
+        offset = 0
+        while offset + 8 <= size_total:
+            fh.seek(offset)
+            header = fh.read(16)
+            size, box = struct.unpack(">I4s", header[:8])
+            if size == 1 and len(header) >= 16:
+                size = struct.unpack(">Q", header[8:16])[0]
+            elif size == 0:
+                return False  # "to the end of the file": nothing to compare against
+            if box not in _MP4_TOP_LEVEL_BOXES or size < 8:
+                return False
+            if box in (b"moov", b"mdat") and offset + size > size_total:
+                return True
+            offset += size
+    return False
+
+
 def _open(path: str | os.PathLike, demuxer: str) -> av.container.InputContainer:
     try:
         return av.open(str(path), format=demuxer, metadata_errors="ignore")
@@ -137,7 +163,8 @@ def _video_stream(container):
         # Cover art in an audio file is a "video" stream of one picture.
         if disposition & (av.stream.Disposition.attached_pic | av.stream.Disposition.still_image):
             continue
-        if stream.codec_context.name in STILL_IMAGE_CODECS:
+        # A cut-off index can leave a stream whose codec FFmpeg cannot even name.
+        if stream.codec_context is None or stream.codec_context.name in STILL_IMAGE_CODECS:
             continue
         return stream
     return None
@@ -185,6 +212,8 @@ def probe_video(*, path: str | os.PathLike, max_duration_seconds: float | None =
         # A complete file has packets up to (about) its declared end; a cut-off one stops early.
         if declared is not None and last_end < declared - max(0.5, 0.02 * declared):
             raise MediaError("truncated", f"data ends at {last_end:.2f}s of {declared:.2f}s")
+        if demuxer == "mov" and mp4_data_cut_off(path=path):
+            raise MediaError("truncated", "a box runs past the end of the file")
         rate = stream.average_rate or stream.guessed_rate
         return ProbeResult(
             demuxer=demuxer,
