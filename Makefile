@@ -27,6 +27,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_kuairec
+	$(BIN)/python manage.py rebuild_recommender --if-missing
 	$(BIN)/python manage.py ensure_admin
 
 run: demo

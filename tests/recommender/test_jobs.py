@@ -143,6 +143,18 @@ def test_hot_refresh_job_and_management_commands(capsys):
     assert JobRun.objects.filter(job="hot_refresh", status=JobRun.Status.SUCCEEDED).count() == 2
 
 
+def test_rebuild_if_missing_builds_only_what_was_never_built(capsys):
+    build_catalogue(per_category=2, fans_per_category=2, watched=2)
+    call_command("refresh_hot", "--quiet")
+    call_command("rebuild_recommender", "--skip-model", "--if-missing", "--quiet")
+    assert JobRun.objects.filter(job="hot_refresh").count() == 1
+    assert JobRun.objects.filter(job="interactions_rebuild", status=JobRun.Status.SUCCEEDED).count() == 1
+    capsys.readouterr()
+    call_command("rebuild_recommender", "--skip-model", "--if-missing", "--quiet")
+    assert "already built" in capsys.readouterr().out
+    assert JobRun.objects.filter(job="interactions_rebuild").count() == 1
+
+
 def test_beat_schedules_every_job_and_tasks_are_registered():
     from videoapp.celery import app
 
