@@ -189,3 +189,17 @@ def test_pages_on_a_phone_screen_and_search(page, live_server):
     page.goto(f"/u/{video.owner.username}/")
     expect(page.locator("li.card-item")).to_have_count(1)
     screenshot(page, "profile-phone")
+
+
+def test_api_docs_render_from_the_site_itself_under_the_csp(page, live_server):
+    outside, violations = [], []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith(live_server.url) and not request.url.startswith("data:") else None)
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto("/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Video platform API")
+    expect(page.locator(".opblock").first).to_be_visible()
+    assert outside == [], f"assets fetched from outside the site: {outside}"
+    assert violations == []
+    screenshot(page, "api-docs")
