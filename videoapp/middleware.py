@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 
+
 def csp_policy(*, nonce: str) -> str:
     # Swagger UI at /api/docs/ needs nothing more: its assets come from drf-spectacular-sidecar and its
     # bootstrap script is a separate same-origin file (SpectacularSwaggerSplitView).

@@ -197,7 +197,7 @@ def artefact_load(*, kind: str, loader: Callable[[Path], Any]) -> LoadedArtefact
             return LoadedArtefact(kind, version, Path(path), built_at, stale, why, payload)
         except ArtefactUnavailable as exc:
             problems.append(str(exc))
-            logger.warning("artefact fallback: %s", exc)
+            logger.error("artefact fallback: the current version is unreadable: %s", exc)
     else:
         problems.append(f"no {kind} artefact has been built yet")
     # An older version left on disk (the previous one is kept until the next switch).

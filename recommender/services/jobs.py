@@ -86,6 +86,12 @@ def job_execute(*, job: str, kind: str | None, build: Callable[[Path], dict]) ->
         if not held:
             return JobRun.objects.create(job=job, status=JobRun.Status.SKIPPED, finished_at=timezone.now(),
                                          error="another run of this job holds the lock")
+        # Holding the lock, no other run of this job is alive: a row still "running" belongs to a
+        # worker that died mid-job (kill -9, OOM, host lost).
+        JobRun.objects.filter(job=job, status=JobRun.Status.RUNNING).update(
+            status=JobRun.Status.FAILED, finished_at=timezone.now(),
+            error="interrupted: the worker stopped before the job finished",
+        )
         run = JobRun.objects.create(job=job)
         started = time.perf_counter()
         try:

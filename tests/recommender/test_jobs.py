@@ -143,6 +143,16 @@ def test_hot_refresh_job_and_management_commands(capsys):
     assert JobRun.objects.filter(job="hot_refresh", status=JobRun.Status.SUCCEEDED).count() == 2
 
 
+def test_a_run_left_running_by_a_dead_worker_is_marked_interrupted():
+    build_catalogue(per_category=2, fans_per_category=2, watched=2)
+    orphan = JobRun.objects.create(job="hot_refresh")
+    run = jobs.hot_refresh()
+    orphan.refresh_from_db()
+    assert run.status == JobRun.Status.SUCCEEDED
+    assert orphan.status == JobRun.Status.FAILED and "interrupted" in orphan.error
+    assert orphan.finished_at is not None
+
+
 def test_rebuild_if_missing_builds_only_what_was_never_built(capsys):
     build_catalogue(per_category=2, fans_per_category=2, watched=2)
     call_command("refresh_hot", "--quiet")
