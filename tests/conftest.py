@@ -138,3 +138,23 @@ def has_ffmpeg_encoder() -> bool:
 
 def which(name: str) -> str | None:
     return shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session.
+
+    Playwright's sync API allows one running instance per thread, so every browser test (tests/site,
+    tests/security) shares this fixture instead of defining its own.
+    """
+    from tests.site.conftest import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium on this machine: `apt-get install chromium` (make browsers) to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()

@@ -71,3 +71,27 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = "5"
         return response
+
+
+class NulByteMiddleware:
+    """Requests carrying NUL bytes in the query string or cookies.
+
+    PostgreSQL text cannot hold NUL, so such a value reaching a query (a filter, a session key) would
+    end in a database error.  A cookie with NUL cannot be one the site set: it is dropped, as if the
+    client had sent none.  A query parameter with NUL is the client's mistake: 400 with a message.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name in [name for name, value in request.COOKIES.items() if "\x00" in name or "\x00" in value]:
+            del request.COOKIES[name]
+        if "\x00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
+        ):
+            from django.http import JsonResponse
+            from django.utils.translation import gettext as _
+
+            return JsonResponse({"detail": _("请求参数里不能有 NUL 字符。")}, status=400)
+        return self.get_response(request)

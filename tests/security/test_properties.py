@@ -109,3 +109,12 @@ def test_unknown_api_url_is_a_json_404():
     response = Client().get("/api/v1/videos/not-a-number/")
     assert response.status_code == 404 and response.json()["detail"]
     assert Client().get("/no-such-page/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_nul_bytes_in_cookies_and_query_are_a_clean_answer_not_a_database_error(client):
+    client.cookies["sessionid"] = "abc\x00def"
+    assert client.get("/api/v1/videos/").status_code == 200
+    response = client.get("/api/v1/videos/", {"q": "猫\x00"})
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]

@@ -13,7 +13,7 @@ from django.test import Client
 
 from tagging.models import KeywordEntry, Tag, VideoTag
 from tests.factories import CommentFactory, StaffFactory, UserFactory, VideoFactory
-from tests.site.conftest import CHROMIUM_ARGS, browser, chromium_path, fresh_serving_state, login_as  # noqa: F401
+from tests.site.conftest import CHROMIUM_ARGS, chromium_path, fresh_serving_state, login_as  # noqa: F401
 from videoapp.models import Profile
 
 RUN = "window.__xss=(window.__xss||0)+1"

@@ -12,7 +12,12 @@ from django.core.management.base import CommandError
 
 from tagging import evaluation
 
-CSL_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "csl" / "kg_dev.tsv"
+# The repo ships the CSL dev split (data/csl/); the workplace copy beside the repo is the fallback.
+CSL_DEV = next(
+    (p for p in (Path(__file__).resolve().parents[2] / "data" / "csl" / "kg_dev.tsv",
+                 Path(__file__).resolve().parents[3] / "shared" / "data" / "csl" / "kg_dev.tsv") if p.is_file()),
+    Path(__file__).resolve().parents[2] / "data" / "csl" / "kg_dev.tsv",
+)
 
 ROWS = [
     ("深度学习在图像识别中的应用。深度学习模型在图像识别任务上表现很好。", "深度学习_图像识别"),

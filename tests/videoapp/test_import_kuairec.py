@@ -262,8 +262,8 @@ def test_repo_copy_matches_the_shared_data(shared_data):
 
 
 @pytest.mark.django_db
-def test_full_import_counts(shared_data):
-    result = kuairec_import(path=shared_data / "kuairec")
+def test_full_import_counts():
+    result = kuairec_import(path=DEFAULT_PATH)
 
     assert (result.videos_created, result.users_created, result.events_created) == (10_728, 1_411, 117_113)
     assert Video.objects.count() == 10_728
