@@ -133,7 +133,10 @@ def test_comment_reply_like_and_not_interested(page, live_server, monkeypatch):
 
     # Even with the "already shown" filter switched off, the disliked video never comes back.
     from recommender.services import feed as feed_services
+    from recommender.services.exposure import ExactExposure
 
+    # The filter is switched off on both paths: the Redis Bloom pipeline and the exact one.
+    monkeypatch.setattr(feed_services, "exposure_backend", ExactExposure)
     monkeypatch.setattr(feed_services, "exposure_seen", lambda **kwargs: (set(), "off"))
     page.goto("/")
     ids = page.locator("#feed li.card-item").evaluate_all("els => els.map(e => Number(e.dataset.videoId))")
