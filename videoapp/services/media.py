@@ -101,8 +101,11 @@ def sniff_container(*, path: str | os.PathLike) -> str | None:
     return None
 
 
-def mp4_moov_first(*, path: str | os.PathLike) -> bool:
-    """True when the ``moov`` index box comes before ``mdat`` (the file can start playing at once)."""
+def _mp4_boxes(path: str | os.PathLike):
+    """Walk an MP4's top-level boxes: yields ``(box type, offset, size, file size, size-is-to-the-end)``.
+
+    A box of size 0 runs to the end of the file; a size of 1 means a 64-bit size follows the header.
+    """
     with open(path, "rb") as fh:
         size_total = os.fstat(fh.fileno()).st_size
         offset = 0
@@ -110,17 +113,24 @@ def mp4_moov_first(*, path: str | os.PathLike) -> bool:
             fh.seek(offset)
             header = fh.read(16)
             size, box = struct.unpack(">I4s", header[:8])
+            to_end = size == 0
             if size == 1 and len(header) >= 16:
                 size = struct.unpack(">Q", header[8:16])[0]
-            elif size == 0:
+            elif to_end:
                 size = size_total - offset
-            if box == b"moov":
-                return True
-            if box == b"mdat":
-                return False
+            yield box, offset, size, size_total, to_end
             if size < 8:
-                return False
+                return
             offset += size
+
+
+def mp4_moov_first(*, path: str | os.PathLike) -> bool:
+    """True when the ``moov`` index box comes before ``mdat`` (the file can start playing at once)."""
+    for box, _offset, size, _total, _to_end in _mp4_boxes(path):
+        if box == b"moov":
+            return True
+        if box == b"mdat" or size < 8:
+            return False
     return False
 
 
@@ -131,22 +141,13 @@ def mp4_data_cut_off(*, path: str | os.PathLike) -> bool:
     cut in half through; the box sizes are exact.  Unknown data after the last box (trailing junk) is
     not counted: only the two boxes a player needs.
     """
-    with open(path, "rb") as fh:
-        size_total = os.fstat(fh.fileno()).st_size
-        offset = 0
-        while offset + 8 <= size_total:
-            fh.seek(offset)
-            header = fh.read(16)
-            size, box = struct.unpack(">I4s", header[:8])
-            if size == 1 and len(header) >= 16:
-                size = struct.unpack(">Q", header[8:16])[0]
-            elif size == 0:
-                return False  # "to the end of the file": nothing to compare against
-            if box not in _MP4_TOP_LEVEL_BOXES or size < 8:
-                return False
-            if box in (b"moov", b"mdat") and offset + size > size_total:
-                return True
-            offset += size
+    for box, offset, size, size_total, to_end in _mp4_boxes(path):
+        if to_end:
+            return False  # "to the end of the file": nothing to compare against
+        if box not in _MP4_TOP_LEVEL_BOXES or size < 8:
+            return False
+        if box in (b"moov", b"mdat") and offset + size > size_total:
+            return True
     return False
 
 
