@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev demo lint bench-extraction bench-itemcf bench-tf evaluate evaluate-keywords browsers faults soak fuzz-full
+.PHONY: run test install install-dev demo lint evaluate evaluate-keywords browsers faults soak fuzz-full
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
