@@ -39,6 +39,20 @@ def _load_csr(arrays, name: str) -> sp.csr_matrix:
     )
 
 
+def _save_neighbour_arrays(channel, path: Path) -> None:
+    """The artefact of a neighbourhood channel (item-CF, user-CF): its history and top-K neighbours."""
+    arrays: dict = {}
+    _save_csr(arrays, "user_items", channel.user_items)
+    _save_csr(arrays, "neighbours", channel.neighbours)
+    np.savez(path / "arrays.npz", **arrays)
+
+
+def _load_neighbour_arrays(channel, path: Path) -> None:
+    with np.load(path / "arrays.npz") as arrays:
+        channel.user_items = _load_csr(arrays, "user_items")
+        channel.neighbours = _load_csr(arrays, "neighbours")
+
+
 def _read_meta(path: Path, expected: str) -> dict:
     meta = json.loads((Path(path) / "meta.json").read_text())
     if meta.get("channel") != expected:
@@ -126,10 +140,7 @@ class ItemCF(_HistoryChannel):
         return {"kind": "item", "item": anchor} if anchor is not None else {"kind": "model"}
 
     def _save_arrays(self, path: Path) -> None:
-        arrays: dict = {}
-        _save_csr(arrays, "user_items", self.user_items)
-        _save_csr(arrays, "neighbours", self.neighbours)
-        np.savez(path / "arrays.npz", **arrays)
+        _save_neighbour_arrays(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> ItemCF:
@@ -140,9 +151,7 @@ class ItemCF(_HistoryChannel):
             alpha=meta.get("alpha", 0.5),
             user_norm=meta.get("user_norm", True),
         )
-        with np.load(Path(path) / "arrays.npz") as arrays:
-            self.user_items = _load_csr(arrays, "user_items")
-            self.neighbours = _load_csr(arrays, "neighbours")
+        _load_neighbour_arrays(self, Path(path))
         self._by_target = None
         return self
 
@@ -188,18 +197,13 @@ class UserCF(_HistoryChannel):
         return {"kind": "similar_users"}
 
     def _save_arrays(self, path: Path) -> None:
-        arrays: dict = {}
-        _save_csr(arrays, "user_items", self.user_items)
-        _save_csr(arrays, "neighbours", self.neighbours)
-        np.savez(path / "arrays.npz", **arrays)
+        _save_neighbour_arrays(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> UserCF:
         meta = _read_meta(Path(path), cls.name)
         self = cls(k=meta["k"], shrink=meta["shrink"])
-        with np.load(Path(path) / "arrays.npz") as arrays:
-            self.user_items = _load_csr(arrays, "user_items")
-            self.neighbours = _load_csr(arrays, "neighbours")
+        _load_neighbour_arrays(self, Path(path))
         self._item_rows = None
         return self
 
