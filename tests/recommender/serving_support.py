@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -70,3 +72,30 @@ def build_catalogue(*, per_category: int = 6, fans_per_category: int = 5, watche
 
 def served_ids(response_json: dict) -> list[int]:
     return [item["video"]["id"] for item in response_json["results"]]
+
+
+@contextmanager
+def lock_held_elsewhere(job: str) -> Iterator[None]:
+    """Another worker holds ``job``'s lock: a PostgreSQL advisory lock from a second database session,
+    or the cache key on SQLite (the two mechanisms ``jobs.job_lock`` uses)."""
+    from django.core.cache import cache
+    from django.db import connection, connections
+
+    from recommender.services import jobs
+
+    if connection.vendor == "postgresql":
+        other = connections.create_connection("default")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [jobs.advisory_key(job)])
+        try:
+            yield
+        finally:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [jobs.advisory_key(job)])
+            other.close()
+    else:
+        assert cache.add(jobs.lock_cache_key(job), "other worker", 60)
+        try:
+            yield
+        finally:
+            cache.delete(jobs.lock_cache_key(job))

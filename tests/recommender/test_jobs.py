@@ -5,15 +5,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection, connections
 from django.utils import timezone
 
 from recommender.records import ArtefactVersion, JobRun
 from recommender.services import jobs
 from tests.factories import EventFactory, UserFactory, VideoFactory
-from tests.recommender.serving_support import build_catalogue, fresh_serving_state  # noqa: F401
+from tests.recommender.serving_support import build_catalogue, fresh_serving_state, lock_held_elsewhere  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -45,21 +43,8 @@ def test_versions_are_pruned_to_two_and_the_current_is_kept():
 
 def test_a_second_run_while_the_lock_is_held_is_skipped():
     build_catalogue(per_category=2, fans_per_category=2, watched=2)
-    # Another worker holds the lock (its own database session, or the shared cache).
-    if connection.vendor == "postgresql":
-        other = connections.create_connection("default")
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [jobs.advisory_key("interactions_rebuild")])
-        try:
-            run = jobs.interactions_rebuild()
-        finally:
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [jobs.advisory_key("interactions_rebuild")])
-            other.close()
-    else:
-        assert cache.add(jobs.lock_cache_key("interactions_rebuild"), "other worker", 60)
+    with lock_held_elsewhere("interactions_rebuild"):
         run = jobs.interactions_rebuild()
-        cache.delete(jobs.lock_cache_key("interactions_rebuild"))
     assert run.status == JobRun.Status.SKIPPED
     assert not ArtefactVersion.objects.filter(kind="interactions").exists()
     assert jobs.interactions_rebuild().status == JobRun.Status.SUCCEEDED  # lock released

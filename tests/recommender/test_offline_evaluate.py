@@ -2,15 +2,13 @@
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection, connections
 
 from recommender import evaluation
 from recommender.records import ArtefactVersion, JobRun
 from recommender.services import jobs
 from tests.factories import EventFactory, UserInterestFactory
-from tests.recommender.serving_support import build_catalogue, fresh_serving_state  # noqa: F401
+from tests.recommender.serving_support import build_catalogue, fresh_serving_state, lock_held_elsewhere  # noqa: F401
 from videoapp.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -82,20 +80,8 @@ def test_without_events_the_run_fails_clearly():
 
 def test_a_run_while_another_holds_the_lock_is_skipped_and_the_job_is_idempotent():
     build_catalogue(per_category=3, fans_per_category=3, watched=3)
-    if connection.vendor == "postgresql":
-        other = connections.create_connection("default")
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [jobs.advisory_key("offline_evaluate")])
-        try:
-            skipped = jobs.offline_evaluate()
-        finally:
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [jobs.advisory_key("offline_evaluate")])
-            other.close()
-    else:
-        assert cache.add(jobs.lock_cache_key("offline_evaluate"), "other worker", 60)
+    with lock_held_elsewhere("offline_evaluate"):
         skipped = jobs.offline_evaluate()
-        cache.delete(jobs.lock_cache_key("offline_evaluate"))
     assert skipped.status == JobRun.Status.SKIPPED and "metrics" not in skipped.stats
     first, second = jobs.offline_evaluate(), jobs.offline_evaluate()
     assert first.status == second.status == JobRun.Status.SUCCEEDED
