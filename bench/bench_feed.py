@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+SOURCE = re.compile(rb'\{"source":"([a-z]+)"')
 PY = sys.executable
 
 
@@ -89,6 +91,25 @@ def start_server(env: dict, port: int, workers: int, worker_class: str = "sync",
     raise RuntimeError("gunicorn did not start")
 
 
+def _cpu_seconds(pattern: str) -> float:
+    """User + system CPU seconds of every process whose command line contains ``pattern``."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if pattern.encode() not in (proc / "cmdline").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+SERVER_PROCESSES = ("gunicorn", "redis-server", "postgres")
+
+
 def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
     latencies: list[float] = []
     errors = [0]
@@ -111,7 +132,10 @@ def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
                 conn.close()
                 ok = response.status == 200
                 if ok and path.startswith("/api/v1/feed"):
-                    source = json.loads(body)["source"]
+                    # "source" is the first member of every feed answer: read it without parsing
+                    # the whole body (the client shares the CPU with the server it measures).
+                    match = SOURCE.match(body)
+                    source = match.group(1).decode() if match else json.loads(body)["source"]
                     local_sources[source] = local_sources.get(source, 0) + 1
             except (OSError, http.client.HTTPException, ValueError):
                 ok = False
@@ -124,12 +148,18 @@ def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
                 sources[key] = sources.get(key, 0) + value
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    cpu_before = {name: _cpu_seconds(name) for name in SERVER_PROCESSES}
+    client_before = time.process_time()
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    # Server-side CPU per request (gunicorn workers, Redis, PostgreSQL): unlike requests per second
+    # it does not depend on what else the shared machine runs.
+    cpu = {name: _cpu_seconds(name) - before for name, before in cpu_before.items()}
+    cpu["client"] = time.process_time() - client_before
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -138,6 +168,7 @@ def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
         "errors": errors[0],
         "sources": sources,
+        "cpu_ms": {name: 1000 * seconds / max(len(latencies), 1) for name, seconds in cpu.items()},
     }
 
 
@@ -151,6 +182,7 @@ def merge(phases: list[dict]) -> dict:
         for k, v in p["sources"].items():
             sources[k] = sources.get(k, 0) + v
     out["sources"] = sources
+    out["cpu_ms"] = {name: statistics.mean(p["cpu_ms"][name] for p in phases) for name in phases[0]["cpu_ms"]}
     return out
 
 
@@ -211,6 +243,7 @@ def main() -> None:
     for name, r in (("live", live_r), ("feed", feed_r)):
         print(f"{name:5s} requests={r['requests']:6d} rps={r['rps']:8.1f} p50={r['p50_ms']:7.1f} ms "
               f"p99={r['p99_ms']:7.1f} ms errors={r['errors']} {r['sources'] or ''}")
+        print("      CPU per request: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r["cpu_ms"].items()))
     print(f"feed/live throughput ratio {report['throughput_ratio']:.2f} (goal >= 0.7); "
           f"p99 ratio {report['p99_ratio']:.2f} (goal <= 2.0)")
     for key, value in timings.items():

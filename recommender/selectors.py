@@ -80,6 +80,22 @@ def disliked_video_ids(*, user_id: int | None) -> set[int]:
     return set(Dislike.objects.filter(user_id=user_id).values_list("video_id", flat=True))
 
 
+def _servable_queryset(*, ids: list[int], disliked_by: int | None):
+    blocked = VideoTag.objects.filter(video_id=OuterRef("pk"), state=VideoTag.State.ACTIVE, tag__is_blocked=True)
+    qs = Video.objects.public().filter(id__in=ids).filter(~Exists(blocked))
+    if disliked_by is not None:
+        qs = qs.filter(~Exists(Dislike.objects.filter(user_id=disliked_by, video_id=OuterRef("pk"))))
+    return qs.order_by()
+
+
+def servable_meta_among(*, ids: list[int], disliked_by: int | None = None) -> dict[int, tuple[int, str]]:
+    """``{video_id: (owner_id, category)}`` of the ids :func:`servable_among` would keep (one query)."""
+    if not ids:
+        return {}
+    rows = _servable_queryset(ids=ids, disliked_by=disliked_by).values_list("id", "owner_id", "category")
+    return {video_id: (owner_id, category or "") for video_id, owner_id, category in rows}
+
+
 def servable_among(*, ids: list[int], disliked_by: int | None = None) -> set[int]:
     """Which of ``ids`` may be shown right now (published, public, no active blocked tag and, with
     ``disliked_by``, not disliked by that viewer).
@@ -89,11 +105,7 @@ def servable_among(*, ids: list[int], disliked_by: int | None = None) -> set[int
     """
     if not ids:
         return set()
-    blocked = VideoTag.objects.filter(video_id=OuterRef("pk"), state=VideoTag.State.ACTIVE, tag__is_blocked=True)
-    qs = Video.objects.public().filter(id__in=ids).filter(~Exists(blocked))
-    if disliked_by is not None:
-        qs = qs.filter(~Exists(Dislike.objects.filter(user_id=disliked_by, video_id=OuterRef("pk"))))
-    return set(qs.order_by().values_list("id", flat=True))
+    return set(_servable_queryset(ids=ids, disliked_by=disliked_by).values_list("id", flat=True))
 
 
 def video_cards(*, ids: list[int], servable_only: bool = True) -> dict[int, dict]:
@@ -178,3 +190,8 @@ def user_cards(*, ids: list[int]) -> dict[int, dict]:
             "video_count": user.video_count,
         }
     return out
+
+
+def video_owner_ids(*, ids: list[int]) -> dict[int, int]:
+    """``{video_id: owner_id}`` of the servable videos among ``ids`` (what a queue entry needs)."""
+    return dict(Video.objects.public().filter(id__in=ids).order_by().values_list("id", "owner_id"))

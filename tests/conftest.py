@@ -55,6 +55,21 @@ def _services_required() -> bool:
     return os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture
+def redis_client():
+    """A client of the real Redis at ``REDIS_URL`` (skipped without one; a failure in CI)."""
+    if not os.environ.get("REDIS_URL"):
+        message = "needs REDIS_URL (a real Redis; .ci/run sets it)"
+        if _services_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def _worker_process(django_db_setup, django_db_blocker, media_root):
     """A real Celery worker process on the test database, started once per session."""

@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from recommender.services.feed_queue import servable_refresh_on_commit
+from videoapp.apis.authentication import auth_tokens_forget
 from videoapp.models import Comment, Dislike, Event, Favourite, Follow, Like, Profile, Video
 from videoapp.selectors.social import count_subquery
 
@@ -37,6 +39,15 @@ class UserAdmin(DjangoUserAdmin):
     def display_name(self, user) -> str:
         profile = getattr(user, "profile", None)
         return profile.display_name if profile else ""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not obj.is_active:  # the cached API token must stop working at once
+            auth_tokens_forget(user_id=obj.pk)
+
+    def delete_model(self, request, obj) -> None:
+        auth_tokens_forget(user_id=obj.pk)
+        super().delete_model(request, obj)
 
 
 @admin.register(Profile)
@@ -95,7 +106,22 @@ class VideoAdmin(admin.ModelAdmin):
     def comment_count(self, video) -> int:
         return video.comment_count
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        servable_refresh_on_commit(video_ids=[obj.pk])
+
+    def delete_model(self, request, obj) -> None:
+        video_id = obj.pk
+        super().delete_model(request, obj)
+        servable_refresh_on_commit(video_ids=[video_id])
+
+    def delete_queryset(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        servable_refresh_on_commit(video_ids=ids)
+
     def _set_visibility(self, request, queryset, visibility: str) -> None:
+        servable_refresh_on_commit(video_ids=list(queryset.values_list("pk", flat=True)))
         updated = queryset.update(visibility=visibility)
         message = ngettext("%(n)d 个视频已更新。", "%(n)d 个视频已更新。", updated) % {"n": updated}
         self.message_user(request, message, messages.SUCCESS)

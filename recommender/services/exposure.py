@@ -87,6 +87,32 @@ class ExactExposure:
         return None
 
 
+# The feed's serve script (``services.feed_queue``) does not set Bloom bits for what it serves: it
+# appends the bit positions of each answer to the viewer's *served log*, and whoever reads the
+# filter first folds the log into the current bucket (this Lua function, shared with that script).
+# Every other writer of a viewer's filter bumps the viewer's *external exposure* counter, which
+# tells the serve script whether its queue can still skip the filter test.
+SERVED_LOG_KEY = "rec:served:{viewer}"
+EXTERNAL_EXPOSURE_KEY = "rec:expgen:{viewer}"
+FOLD_FUNCTION = r"""
+local function fold(served, current, ttl)
+  local log = redis.call('LRANGE', served, 0, -1)
+  if #log == 0 then return end
+  local args = {}
+  for _, positions in ipairs(log) do
+    for p in string.gmatch(positions, '%d+') do
+      args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = p; args[#args + 1] = 1
+      if #args >= 4000 then redis.call('BITFIELD', current, unpack(args)); args = {} end
+    end
+  end
+  if #args > 0 then redis.call('BITFIELD', current, unpack(args)) end
+  redis.call('EXPIRE', current, ttl)
+  redis.call('DEL', served)
+end
+"""
+FOLD_SCRIPT = FOLD_FUNCTION + "fold(KEYS[1], KEYS[2], tonumber(ARGV[1]))\nreturn 1\n"
+
+
 class BloomExposure:
     """Per-viewer Bloom filters in Redis, one bitmap per time bucket of the window."""
 
@@ -99,18 +125,34 @@ class BloomExposure:
         self.buckets = buckets
 
     def _keys(self, viewer: str, now: float | None = None) -> tuple[str, list[str], int]:
+        # The current bucket plus enough older ones to cover the whole window.
+        first, current, ttl = self.bucket_span(now)
+        keys = [f"rec:exp:{viewer}:{b}" for b in range(first, current + 1)]
+        return keys[-1], keys, ttl
+
+    def bucket_span(self, now: float | None = None) -> tuple[int, int, int]:
+        """(first live bucket number, current bucket number, TTL of a bucket) - what ``_keys`` names."""
         window = _window_seconds()
         width = max(window / self.buckets, 1.0)
         current = int((now or time.time()) // width)
-        # The current bucket plus enough older ones to cover the whole window.
-        keys = [f"rec:exp:{viewer}:{b}" for b in range(current - self.buckets, current + 1)]
-        return keys[-1], keys, int(window + 2 * width)
+        return current - self.buckets, current, int(window + 2 * width)
 
-    def queue_add(self, pipe, viewer: str, video_ids: list[int]) -> None:
+    def queue_fold(self, pipe, viewer: str) -> None:
+        """Queue the folding of the viewer's served log into the filter (before reading it)."""
+        key, _, ttl = self._keys(viewer)
+        script = _fold_scripts.get(id(self.client))
+        if script is None:
+            script = _fold_scripts[id(self.client)] = self.client.register_script(FOLD_SCRIPT)
+        script(keys=[SERVED_LOG_KEY.format(viewer=viewer), key], args=[ttl], client=pipe)
+
+    def queue_add(self, pipe, viewer: str, video_ids: list[int], *, external: bool = True) -> None:
         """Queue the writes of ``video_ids`` into ``pipe`` (so a caller can send them together with
-        its own commands in one round trip)."""
+        its own commands in one round trip).  ``external``: bump the viewer's external exposure
+        counter (everything but a feed answer whose items the served queue already accounts for)."""
         if not video_ids:
             return
+        if external:
+            pipe.incr(EXTERNAL_EXPOSURE_KEY.format(viewer=viewer))
         key, _, ttl = self._keys(viewer)
         positions = np.unique(bloom_positions(video_ids, m=self.m, k=self.k).ravel()).tolist()
         # One BITFIELD (SET u1 <bit> 1 for every position) instead of one SETBIT per bit: the same
@@ -156,8 +198,9 @@ class BloomExposure:
         if not candidates:
             return set()
         pipe = self.client.pipeline(transaction=False)
+        self.queue_fold(pipe, viewer)
         self.queue_read(pipe, viewer)
-        return self.seen_in(pipe.execute(), candidates)
+        return self.seen_in(pipe.execute()[1:], candidates)
 
     def seen(self, *, user_id: int | None, session_key: str | None, candidates: list[int]) -> set[int]:
         return self.seen_for(viewer_key(user_id=user_id, session_key=session_key), candidates)
@@ -165,6 +208,9 @@ class BloomExposure:
     def add(self, *, user_id: int | None, session_key: str | None, video_ids: list[int]) -> None:
         self.add_for(viewer_key(user_id=user_id, session_key=session_key), video_ids)
 
+
+_fold_scripts: dict[int, object] = {}
+_backends: dict[tuple, BloomExposure] = {}
 
 # Circuit breaker: after a Redis failure, use the database for a while instead of timing out
 # on every request.
@@ -181,7 +227,14 @@ def exposure_backend():
     """Bloom filter when Redis is configured and up, else the exact database filter."""
     if settings.REDIS_URL and time.monotonic() >= _redis_down_until:
         try:
-            return BloomExposure(_redis_client())
+            client = _redis_client()
+            # One filter object per client and settings (the feed asks for it on every request).
+            key = (id(client), settings.REDIS_URL, getattr(settings, "RECOMMENDER_BLOOM_BITS", None),
+                   getattr(settings, "RECOMMENDER_BLOOM_HASHES", None))
+            backend = _backends.get(key)
+            if backend is None or backend.client is not client:
+                backend = _backends[key] = BloomExposure(client)
+            return backend
         except Exception as exc:  # misconfigured or unreachable: degrade, do not fail
             exposure_mark_down(exc)
     return ExactExposure()
@@ -191,6 +244,11 @@ def exposure_mark_down(exc: Exception) -> None:
     global _redis_down_until
     _redis_down_until = time.monotonic() + float(getattr(settings, "RECOMMENDER_REDIS_RETRY_SECONDS", 10))
     logger.warning("exposure filter: Redis unavailable (%s), using the database", exc.__class__.__name__)
+
+
+def exposure_redis_down() -> bool:
+    """Redis is configured but was found down a moment ago (the database answers meanwhile)."""
+    return bool(settings.REDIS_URL) and time.monotonic() < _redis_down_until
 
 
 def exposure_reset() -> None:

@@ -18,19 +18,25 @@ from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.utils import timezone
+from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from recommender import selectors
+from recommender.services import feed_queue
 from recommender.services.exposure import (
+    EXTERNAL_EXPOSURE_KEY,
     BloomExposure,
     ExactExposure,
     exposure_backend,
     exposure_mark_down,
+    exposure_redis_down,
     exposure_seen,
     viewer_key,
 )
+from recommender.services.feed_queue import IMPRESSION_BUFFER_KEY, PLAN_VERSION_KEY, impression_buffer_cap
 from recommender.services.jobs import _demographic_keys
 from recommender.services.profile import recent_engagement_get
 from recommender.services.serving import (
@@ -39,6 +45,7 @@ from recommender.services.serving import (
     cards_for,
     fresh_ids,
     servable_ids,
+    serving_stamp,
     titles_for,
 )
 from videoapp.models import Event, Video
@@ -169,17 +176,17 @@ def _reason(cand: Candidate, titles: dict[int, str]) -> str:
     return str(_GENERIC_REASONS.get(cand.channel, _GENERIC_REASONS["other"]))
 
 
-def _diversify(ordered: list[Candidate], cards: dict[int, dict], size: int) -> list[Candidate]:
+def _diversify(ordered: list[Candidate], meta: dict[int, tuple[int, str]], size: int) -> list[Candidate]:
     """Greedy re-rank: at most PER_OWNER_CAP videos per uploader and ~40 % per category in a page;
-    the caps are relaxed when the candidates run out rather than returning a short page."""
+    the caps are relaxed when the candidates run out rather than returning a short page.  ``meta``:
+    video id -> (uploader id, category)."""
     category_cap = max(2, math.ceil(size * 0.4))
     chosen: list[Candidate] = []
     owners: dict[int, int] = {}
     categories: dict[str, int] = {}
     rest: list[Candidate] = []
     for cand in ordered:
-        card = cards[cand.video_id]
-        owner, category = card["owner"]["id"], card["category"] or ""
+        owner, category = meta[cand.video_id]
         if len(chosen) < size and owners.get(owner, 0) < PER_OWNER_CAP and (
             not category or categories.get(category, 0) < category_cap
         ):
@@ -196,7 +203,6 @@ def _diversify(ordered: list[Candidate], cards: dict[int, dict], size: int) -> l
 
 
 PLAN_KEY = "rec:plan:2:{viewer}"  # bump the number when FeedPlan changes shape
-PLAN_VERSION_KEY = "rec:planver:{viewer}"
 PLAN_LENGTH = 300  # ranked candidates kept per viewer: ~15 pages of 20 before a rebuild of the plan
 PLAN_EXPLAINED = 40  # content reasons computed with the plan (explaining all 300 cost ~50 ms)
 
@@ -217,18 +223,6 @@ class FeedPlan:
 
 def _plan_ttl() -> int:
     return int(getattr(settings, "RECOMMENDER_PLAN_SECONDS", 300))
-
-
-def feed_plan_invalidate(*, user_id: int) -> None:
-    """Make the viewer's next feed request rebuild their plan (after a dislike, an interest edit...).
-    The dislike itself is enforced by the database check of every answer in any case; this also
-    brings the viewer's changed interests into the ranking at once."""
-    backend = exposure_backend()
-    if isinstance(backend, BloomExposure):
-        try:
-            backend.client.incr(PLAN_VERSION_KEY.format(viewer=viewer_key(user_id=user_id, session_key=None)))
-        except Exception as exc:
-            exposure_mark_down(exc)
 
 
 def _plan_build(*, user, user_id: int | None, stamp: tuple, interactions, model, hot, recent, fresh) -> FeedPlan:
@@ -298,11 +292,15 @@ def _content_tags(bundle, cands: list[Candidate], user_id: int | None, interests
         return
     for cand in cands:
         col = bundle.item_index.get(cand.video_id)
-        if cand.channel == "content" and cand.tag is None and col is not None:
-            if interests:
-                cand.tag = _best_tag(bundle.content, col, interests)
-            elif user_id in bundle.user_index:
-                cand.tag = bundle.content.explain(bundle.user_index[user_id], col).get("tag")
+        if cand.channel == "content" and cand.tag is None and col is not None and interests:
+            cand.tag = _best_tag(bundle.content, col, interests)
+    if not interests and user_id in bundle.user_index:
+        todo = [c for c in cands if c.channel == "content" and c.tag is None and c.video_id in bundle.item_index]
+        if todo:
+            tags = _content_best_tags(bundle.content, bundle.user_index[user_id],
+                                      [bundle.item_index[c.video_id] for c in todo])
+            for cand, tag in zip(todo, tags, strict=True):
+                cand.tag = tag
 
 
 def _recent_decode(raw) -> list[tuple[int, float]] | None:
@@ -318,9 +316,14 @@ def _recent_decode(raw) -> list[tuple[int, float]] | None:
     return [(int(v), float(w)) for v, w in (decode(raw) or [])]
 
 
-def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, record: bool = True) -> FeedResult:
+def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, record: bool = True,
+               queue: bool = False) -> FeedResult:
     """One page of the viewer's feed.  Everything already shown (exposure filter) is excluded, so
     page N+1 continues where page N stopped and never repeats it.
+
+    ``queue`` (the API, with Redis, a logged-in viewer): also write the rest of the ranking as the
+    viewer's served queue (``services.feed_queue``), from which :func:`feed_answer` serves the next
+    pages without coming back here.
 
     With Redis: one pipelined round trip reads the viewer's plan, plan version, recent engagement
     and exposure bitmaps; one query checks the ~2 x size ids about to be served (servable, not
@@ -345,22 +348,27 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
                 degraded.append(art.why)
 
     backend = exposure_backend()
-    exposure_name = backend.name
+    exposure_name = "exact (redis down)" if exposure_redis_down() else backend.name
     plan: FeedPlan | None = None
     plan_version = b""
     bitmaps: list = []
     recent: list[tuple[int, float]] | None = None
+    counters = (b"0", b"0")  # the viewer's external exposure counter and the servable epoch, read first
     if isinstance(backend, BloomExposure):
         try:
             from django.core.cache import cache
 
             pipe = backend.client.pipeline(transaction=False)
+            pipe.get(EXTERNAL_EXPOSURE_KEY.format(viewer=viewer))
+            pipe.get(feed_queue.SERVABLE_EPOCH_KEY)
             pipe.get(PLAN_KEY.format(viewer=plan_viewer))
             pipe.get(PLAN_VERSION_KEY.format(viewer=plan_viewer))
             pipe.get(cache.make_key(f"rec:recent:u{user_id}") if user_id is not None else "rec:none")
+            backend.queue_fold(pipe, viewer)
             backend.queue_read(pipe, viewer)
             replies = pipe.execute()
-            raw_plan, plan_version, raw_recent, bitmaps = replies[0], replies[1] or b"", replies[2], replies[3:]
+            counters = (replies[0] or b"0", replies[1] or b"0")
+            raw_plan, plan_version, raw_recent, bitmaps = replies[2], replies[3] or b"", replies[4], replies[6:]
             recent = _recent_decode(raw_recent) if user_id is not None else []
             if raw_plan and _plan_ttl() > 0:
                 try:
@@ -408,61 +416,78 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
         if name.endswith("(redis down)") and not exposure_name.endswith("(redis down)"):
             exposure_name = name
             degraded.append(_("Redis 不可用：曝光过滤改用数据库"))
+    # Already watched: the viewer's history in the interactions artefact (the Bloom filter has the
+    # engagements since), so hot and fresh items the viewer watched are not served either.
+    history = _history_ids(interactions.payload if interactions else None, user_id)
+    seen = set(seen) | history
     ordered = [c for c in ordered if c.video_id not in seen]
 
     # Cards of a few more than a page (plus an exploration candidate): the servable and dislike
-    # check inside cards_for (one query on these ids) is the final, authoritative filter.
+    # check inside cards_for (one query on these ids) is the final, authoritative filter.  When a
+    # served queue is written, the same check covers the whole ranking in one query that also
+    # returns uploader and category (for the diversity re-rank); the queue's own cards come from
+    # the shared Redis card cache when served.
+    to_queue = queue and isinstance(backend, BloomExposure) and user_id is not None
     head = ordered[: size * 2]
     taken = {c.video_id for c in head}
     explore = next((v for v in fresh if v in allowed and v not in seen and v not in disliked
                     and v not in taken), None) if size >= 4 else None
     cards = cards_for(ids=[c.video_id for c in head] + ([explore] if explore is not None else []),
                       disliked_by=user_id)
+    meta = {v: (card["owner"]["id"], card["category"] or "") for v, card in cards.items()}
+    if to_queue:
+        meta.update(selectors.servable_meta_among(ids=[c.video_id for c in ordered[size * 2:]] + fresh[:60],
+                                                  disliked_by=user_id))
+        head = ordered
 
-    def mine(video_id: int) -> bool:
-        return user_id is not None and cards[video_id]["owner"]["id"] == user_id
-
-    head = [c for c in head if c.video_id in cards and not mine(c.video_id)]
-    chosen = _diversify(head, cards, size)
+    head = [c for c in head if c.video_id in meta and meta[c.video_id][0] != user_id]
+    chosen = _diversify([c for c in head if c.video_id in cards], meta, size)
     # Exploration: the newest unseen upload gets a slot on every page (a new video with no views
     # gets its first audience), unless it is on the page already.
     if size >= 4:
         # The newest upload not seen yet whose card passed the servable check.
         on_page = {c.video_id for c in chosen}
         newest = next((v for v in fresh if v in cards and v not in seen and v not in disliked
-                       and not mine(v)), None)
+                       and meta[v][0] != user_id), None)
         if newest is not None and newest not in on_page:
             explore_cand = Candidate(video_id=newest, channel="fresh")
             if len(chosen) >= size:
                 chosen.pop()
             chosen.insert(min(3, len(chosen)), explore_cand)
+    later: list[Candidate] = []
+    if to_queue:
+        # The rest of the ranking, diversified page by page, is what the served queue holds.
+        on_page = {c.video_id for c in chosen}
+        rest = [c for c in head if c.video_id not in on_page]
+        # One exploration slot per later page too: the next newest uploads not seen yet (new uploads
+        # after this ranking reach the viewer with the next one, at the latest after the hot refresh).
+        explores = [Candidate(video_id=v, channel="fresh") for v in fresh
+                    if v in meta and v not in seen and v not in disliked and v not in on_page
+                    and meta[v][0] != user_id]
+        explore_ids = {c.video_id for c in explores}
+        rest = [c for c in rest if c.video_id not in explore_ids]
+        while rest or (explores and later):
+            page_items = _diversify(rest[: size * 4], meta, size - 1 if explores and size >= 4 else size)
+            if explores and size >= 4:
+                page_items.insert(min(3, len(page_items)), explores.pop(0))
+            later += page_items
+            picked = {c.video_id for c in page_items}
+            rest = [c for c in rest if c.video_id not in picked]
+            if not rest:
+                break
 
-    # Reasons need the anchor titles (item-CF items explained by the viewer's own history).
     bundle = interactions.payload if interactions else None
-    anchors = [c.anchor for c in chosen if c.anchor is not None]
-    if bundle is not None and bundle.itemcf is not None:
-        for cand in chosen:
-            if cand.channel == "itemcf" and cand.anchor is None:
-                row, col = bundle.user_index.get(user_id), bundle.item_index.get(cand.video_id)
-                if row is not None and col is not None:
-                    info = bundle.itemcf.explain(row, col)
-                    if info.get("kind") == "item" and info.get("item") is not None:
-                        cand.anchor = int(bundle.item_ids[info["item"]])
-                        anchors.append(cand.anchor)
-    titles = titles_for(ids=anchors) if anchors else {}
-    unexplained = [c for c in chosen if c.channel == "content" and c.tag is None]
-    _content_tags(bundle, unexplained, user_id, getattr(plan, "interests", {}))
+    titles = _explain(bundle, chosen + later, user_id, getattr(plan, "interests", {}))
 
-    items = [
-        {
-            "video": cards[c.video_id],
+    def fields_of(c: Candidate) -> dict:
+        return {
             "channel": "itemcf" if c.channel == "recent" else c.channel,
             "reason": _reason(c, titles),
             "artefact_version": c.version,
             "realtime": c.channel == "recent",
         }
-        for c in chosen
-    ]
+
+    items = [{"video": cards[c.video_id], **fields_of(c)} for c in chosen]
     result = FeedResult(items=items, source=source, why=why, degraded=degraded, versions=versions,
                         request_id=request_id, page=page, size=size, exposure=exposure_name,
                         cold_start=cold_start)
@@ -472,11 +497,80 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
     if built and _plan_ttl() > 0:
         extra[PLAN_KEY.format(viewer=plan_viewer)] = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
     if record:
+        # The page a new queue starts after is accounted for by the queue (its skip list), so it
+        # does not count as exposure from elsewhere.
         impressions_record(user_id=user_id, session_key=session_key, items=items, request_id=request_id,
-                           surface="feed", source=source, backend=backend, extra_sets=extra)
+                           surface="feed", source=source, backend=backend, extra_sets=extra, external=not to_queue)
     elif extra and isinstance(backend, BloomExposure):
         _plan_store(backend, extra)
+    if to_queue:
+        queued = [(c.video_id, meta[c.video_id][0], fields_of(c)) for c in later]
+        header = feed_result_dict(result)
+        for member in ("request_id", "page", "size", "results", "suggested_users"):
+            header.pop(member)
+        build = feed_queue.QueueBuild(
+            user_id=user_id, lang=translation.get_language() or settings.LANGUAGE_CODE, stamp="",
+            planver=plan_version.decode() if isinstance(plan_version, bytes) else str(plan_version or ""),
+            external_exposure=counters[0].decode(), servable_epoch=counters[1].decode(),
+            header=json.loads(_json_bytes(header)), source=source, items=queued,
+            cards={c.video_id: cards[c.video_id] for c in chosen},
+            skip=set(seen) | set(disliked) | {c.video_id for c in chosen} | {v for v, _o, _f in queued},
+        )
+        _queue_write(backend=backend, build=build, bitmaps=bitmaps, hot=hot)
     return result
+
+
+def _explain(bundle, cands: list[Candidate], user_id: int | None, interests: dict[str, float]) -> dict[int, str]:
+    """Fill in the anchors of item-CF items (the viewer's own video linked most strongly to each) and
+    the tags of content items; returns the anchor titles the reasons need."""
+    anchors = [c.anchor for c in cands if c.anchor is not None]
+    if bundle is not None and bundle.itemcf is not None and user_id in bundle.user_index:
+        todo = [c for c in cands if c.channel == "itemcf" and c.anchor is None and c.video_id in bundle.item_index]
+        if todo:
+            cols = [bundle.item_index[c.video_id] for c in todo]
+            found = _top_contributors(bundle.itemcf, bundle.user_index[user_id], cols)
+            for cand, anchor in zip(todo, found, strict=True):
+                if anchor is not None:
+                    cand.anchor = int(bundle.item_ids[anchor])
+                    anchors.append(cand.anchor)
+    titles = titles_for(ids=anchors) if anchors else {}
+    _content_tags(bundle, [c for c in cands if c.channel == "content" and c.tag is None], user_id, interests)
+    return titles
+
+
+def _history_ids(bundle, user_id: int | None) -> set[int]:
+    """The videos in the viewer's history row of the interactions artefact (what they watched)."""
+    if bundle is None or bundle.itemcf is None or user_id not in bundle.user_index:
+        return set()
+    row = bundle.itemcf.user_items[bundle.user_index[user_id]]
+    return {int(v) for v in bundle.item_ids[row.indices].tolist()}
+
+
+def _top_contributors(itemcf, user_row: int, cols: list[int]) -> list[int | None]:
+    """For each target column, the viewer's history item whose strength x similarity to it is largest
+    (``ItemCF.explain`` for many targets at once: one sparse slice instead of one column each)."""
+    history = itemcf.user_items[user_row]
+    if history.nnz == 0:
+        return [None] * len(cols)
+    links = itemcf.neighbours[history.indices][:, cols].toarray()  # history items x targets
+    contrib = history.data[:, None] * links
+    best = contrib.argmax(axis=0)
+    return [int(history.indices[b]) if contrib[b, j] > 0 else None for j, b in enumerate(best.tolist())]
+
+
+def _content_best_tags(content, user_row: int, cols: list[int]) -> list[str | None]:
+    """For each item column, the feature weighing most in (user vector x item vector) - what
+    ``ContentChannel.explain`` returns, for many items at once."""
+    user = content.user_vectors[user_row].toarray().ravel()
+    rows = content.item_vectors[cols]
+    weights = (rows.data * user[rows.indices]).tolist()
+    indices, indptr = rows.indices.tolist(), rows.indptr.tolist()
+    out: list[str | None] = []
+    for r in range(len(cols)):
+        segment = range(indptr[r], indptr[r + 1])
+        best = max(segment, key=weights.__getitem__, default=None)
+        out.append(content.feature_names[indices[best]] if best is not None and weights[best] > 0 else None)
+    return out
 
 
 def _plan_store(backend, extra: dict[str, bytes]) -> None:
@@ -489,11 +583,9 @@ def _plan_store(backend, extra: dict[str, bytes]) -> None:
         exposure_mark_down(exc)
 
 
-IMPRESSION_BUFFER_KEY = "rec:impressions"
-
-
 def impressions_record(*, user_id: int | None, session_key: str | None, items: list[dict], request_id: str,
-                       surface: str, source: str = "", backend=None, extra_sets: dict | None = None) -> None:
+                       surface: str, source: str = "", backend=None, extra_sets: dict | None = None,
+                       external: bool = True) -> None:
     """Record the impressions of one response and add them to the viewer's exposure filter.
 
     With Redis up: the exposure bits, the impression rows (appended to a Redis list) and
@@ -508,35 +600,44 @@ def impressions_record(*, user_id: int | None, session_key: str | None, items: l
         if extra_sets and isinstance(backend, BloomExposure):
             _plan_store(backend, extra_sets)
         return
-    now = timezone.now()
-    rows = [
-        {"user_id": user_id, "session_key": "" if user_id else (session_key or ""), "video_id": item["video"]["id"],
-         "created_at": now.isoformat(),
-         "context": {"surface": surface, "channel": item["channel"], "request_id": request_id,
-                     "position": position, "artefact_version": item["artefact_version"], "source": source}}
-        for position, item in enumerate(items)
-    ]
-    video_ids = [row["video_id"] for row in rows]
+    # One buffered record per response (the served queue's script writes the same shape).
+    batch = {"user_id": user_id, "session_key": "" if user_id else (session_key or ""),
+             "created_at": timezone.now().isoformat(), "request_id": request_id, "surface": surface,
+             "source": source,
+             "items": [[item["video"]["id"], item["channel"], item["artefact_version"]] for item in items]}
+    video_ids = [item["video"]["id"] for item in items]
     if isinstance(backend, BloomExposure):
         buffered = getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER", True)
-        cap = int(getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER_MAX", 500_000))
+        cap = impression_buffer_cap()
         try:
             pipe = backend.client.pipeline(transaction=False)
-            backend.queue_add(pipe, viewer_key(user_id=user_id, session_key=session_key), video_ids)
+            backend.queue_add(pipe, viewer_key(user_id=user_id, session_key=session_key), video_ids,
+                              external=external)
             for key, value in (extra_sets or {}).items():
                 pipe.set(key, value, ex=_plan_ttl())
             if buffered:
-                pipe.rpush(IMPRESSION_BUFFER_KEY, *[json.dumps(row) for row in rows])
+                pipe.rpush(IMPRESSION_BUFFER_KEY, json.dumps(batch))
             replies = pipe.execute()
             if buffered and replies[-1] > cap:
-                # No flush for a long time (beat stopped): bound Redis memory, keep the newest rows.
+                # No flush for a long time (beat stopped): bound Redis memory, keep the newest records.
                 backend.client.ltrim(IMPRESSION_BUFFER_KEY, -cap, -1)
-                logger.warning("impression buffer over %d rows: the oldest were dropped (is beat running?)", cap)
+                logger.warning("impression buffer over %d responses: the oldest were dropped (is beat running?)", cap)
             if buffered:
                 return
         except Exception as exc:  # Redis went away: write them now, where the exact filter reads
             exposure_mark_down(exc)
-    _impressions_insert(rows)
+    _impressions_insert(_impression_rows(batch))
+
+
+def _impression_rows(batch: dict) -> list[dict]:
+    """The event rows of one buffered response (position = place in the answer)."""
+    return [
+        {"user_id": batch["user_id"], "session_key": batch["session_key"], "video_id": int(video_id),
+         "created_at": batch["created_at"],
+         "context": {"surface": batch["surface"], "channel": channel, "request_id": batch["request_id"],
+                     "position": position, "artefact_version": version, "source": batch["source"]}}
+        for position, (video_id, channel, version) in enumerate(batch["items"])
+    ]
 
 
 def _impressions_insert(rows: list[dict]) -> int:
@@ -550,21 +651,28 @@ def _impressions_insert(rows: list[dict]) -> int:
     return len(events)
 
 
-def impressions_flush(*, max_rows: int = 20_000) -> int:
-    """Move buffered impressions from Redis to the event log (atomic take: LRANGE + LTRIM in MULTI)."""
+def impressions_flush(*, max_rows: int = 2_000, max_rounds: int = 50) -> int:
+    """Move buffered impressions from Redis to the event log, ``max_rows`` buffered responses per
+    round (atomic take: LRANGE + LTRIM in MULTI, then one bulk INSERT), until the buffer is empty or
+    ``max_rounds`` rounds ran.  Returns the number of impression events written."""
     backend = exposure_backend()
     if not isinstance(backend, BloomExposure):
         return 0
-    pipe = backend.client.pipeline(transaction=True)
-    pipe.lrange(IMPRESSION_BUFFER_KEY, 0, max_rows - 1)
-    pipe.ltrim(IMPRESSION_BUFFER_KEY, max_rows, -1)
-    raw, _trimmed = pipe.execute()
-    if not raw:
-        return 0
-    rows = [json.loads(item) for item in raw]
-    # A video deleted since it was shown: its impression has nothing to point at.
-    existing = set(Video.objects.filter(id__in={row["video_id"] for row in rows}).values_list("id", flat=True))
-    return _impressions_insert([row for row in rows if row["video_id"] in existing])
+    written = 0
+    for _round in range(max_rounds):
+        pipe = backend.client.pipeline(transaction=True)
+        pipe.lrange(IMPRESSION_BUFFER_KEY, 0, max_rows - 1)
+        pipe.ltrim(IMPRESSION_BUFFER_KEY, max_rows, -1)
+        raw, _trimmed = pipe.execute()
+        if not raw:
+            break
+        rows = [row for item in raw for row in _impression_rows(json.loads(item))]
+        # A video deleted since it was shown: its impression has nothing to point at.
+        existing = set(Video.objects.filter(id__in={row["video_id"] for row in rows}).values_list("id", flat=True))
+        written += _impressions_insert([row for row in rows if row["video_id"] in existing])
+        if len(raw) < max_rows:
+            break
+    return written
 
 
 # --------------------------------------------------------------------------- related, hot, suggested
@@ -689,3 +797,132 @@ def suggested_users(*, user, limit: int = 10) -> list[dict]:
         if uid in cards and len(out) < limit:
             out.append({**cards[uid], "reason": _("热门创作者") if hot else _("最近有新作品")})
     return out
+
+
+# --------------------------------------------------------------------------- the API answer and its queue
+
+
+def feed_result_dict(result: FeedResult) -> dict:
+    """The response body of a feed, related or hot answer (the shape ``RecommendationListSerializer``
+    documents), built directly from the JSON-ready dicts the services return."""
+    return {
+        "source": result.source,
+        "why": str(result.why),
+        "degraded": [str(d) for d in result.degraded],
+        "artefact_versions": result.versions,
+        "request_id": result.request_id,
+        "page": result.page,
+        "size": result.size,
+        "exposure_filter": result.exposure,
+        "cold_start": result.cold_start,
+        "results": result.items,
+        "suggested_users": result.suggested_users,
+    }
+
+
+def _json_bytes(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder).encode()
+
+
+def _owners(ids: list[int]) -> dict[int, int]:
+    return selectors.video_owner_ids(ids=ids) if ids else {}
+
+
+def _fallback_build(*, backend: BloomExposure, hot, version: str) -> feed_queue.Fallback:
+    """The shared list a drained queue continues with: global hot, then the latest uploads,
+    servable now (the epoch is read before the check)."""
+    epoch = feed_queue.servable_epoch(backend=backend)
+    hot_ids = [int(p[0]) for p in hot.payload.get("global", [])] if hot is not None else []
+    latest = selectors.latest_public_video_ids(limit=feed_queue.FALLBACK_LENGTH)
+    ids = list(dict.fromkeys(hot_ids + latest))[: feed_queue.FALLBACK_LENGTH]
+    meta = selectors.servable_meta_among(ids=ids)
+    hot_ids_set, hot_reason, new_reason = set(hot_ids), _("热门"), _("新发布")
+    entries = []
+    for v in ids:
+        if v not in meta:
+            continue
+        if v in hot_ids_set:
+            fields = {"channel": "hot", "reason": hot_reason, "artefact_version": hot.version, "realtime": False}
+        else:
+            fields = {"channel": "latest", "reason": new_reason, "artefact_version": "", "realtime": False}
+        entries.append((v, meta[v][0], fields))
+    return feed_queue.Fallback(version=version, ids=[v for v, _o, _f in entries],
+                               owners=[o for _v, o, _f in entries], epoch=epoch, entries=entries)
+
+
+def _queue_write(*, backend: BloomExposure, build: feed_queue.QueueBuild, bitmaps: list, hot) -> None:
+    stamp, hot_version = serving_stamp()
+    build.stamp = stamp
+    try:
+        if not backend.client.exists(feed_queue.SERVABLE_KEY):
+            feed_queue.servable_set_sync(client=backend)
+        fallback = feed_queue.fallback_read(backend=backend, lang=build.lang, version=hot_version)
+        if fallback is None:
+            fallback = _fallback_build(backend=backend, hot=hot, version=hot_version)
+        # What the fallback walk must skip: also what the viewer has seen among its ids.
+        build.skip |= backend.seen_in(bitmaps, fallback.ids)
+        # Cards the queue (and a new fallback list) will need that the shared card cache lacks: one
+        # query now rather than one per page later.
+        wanted = [v for v, _o, _f in build.items] + ([v for v, _o, _f in fallback.entries] if fallback.entries else [])
+        missing = feed_queue.cards_missing(backend=backend, ids=[v for v in wanted if v not in build.cards])
+        if missing:
+            build.cards.update(selectors.video_cards(ids=missing, servable_only=False))
+        feed_queue.queue_store(backend=backend, build=build, fallback=fallback)
+    except Exception as exc:  # Redis went away: the next request takes the slow path again
+        exposure_mark_down(exc)
+
+
+def feed_answer(*, user, session_key: str | None, page: int = 1, size: int = 20) -> bytes:
+    """The feed API's response body.  A logged-in viewer with Redis is served from their queue (one
+    script call); otherwise, or when the queue must be rebuilt, :func:`feed_build` ranks afresh and
+    writes the queue for the next pages."""
+    body = feed_answer_from_queue(user=user, page=page, size=size)
+    if body is not None:
+        return body
+    result = feed_build(user=user, session_key=session_key, page=page, size=size, queue=True)
+    return _json_bytes(feed_result_dict(result))
+
+
+def feed_answer_from_queue(*, page: int, size: int, user=None, token: str | None = None) -> bytes | None:
+    """The next page from the viewer's served queue - the viewer given as ``user``, or as the
+    request's API ``token`` when it is in the token cache - or None when there is none to serve
+    from (no Redis, an anonymous viewer, a token not cached yet, a queue to rebuild)."""
+    user_id = user.id if user is not None and user.is_authenticated else None
+    if user_id is None and token is None:
+        return None
+    backend = exposure_backend()
+    if not isinstance(backend, BloomExposure):
+        return None
+    lang = translation.get_language() or settings.LANGUAGE_CODE
+    stamp, hot_version = serving_stamp()
+    try:
+        served = feed_queue.queue_serve(
+            backend=backend, lang=lang, stamp=stamp, size=size, page=page, request_id=uuid.uuid4().hex,
+            created_at=timezone.now().isoformat(), fallback_version=hot_version, user_id=user_id, token=token)
+    except Exception as exc:  # Redis went away: the slow path has the database fallbacks
+        exposure_mark_down(exc)
+        return None
+    if served.status != "served":
+        return None
+    results = [served.head]
+    if served.missing:  # cards dropped from Redis (a like, an edit, expiry): read them once, store them again
+        cards = cards_for(ids=[v for v, _item in served.missing], disliked_by=served.user_id)
+        _cards_put(backend, cards)
+        extra = [b'{"video":' + _json_bytes(cards[v]) + b"," + item[1:] for v, item in served.missing if v in cards]
+        if extra:
+            results.append(b"," + b",".join(extra) if not served.head.endswith(b"[") else b",".join(extra))
+    suggested = b"[]"
+    if page == 1 and served.cold_start:
+        if user is None:
+            user = get_user_model().objects.filter(pk=served.user_id).first()
+        suggested = _json_bytes(suggested_users(user=user, limit=5))
+    return b"".join((*results, b'],"suggested_users":', suggested, b"}"))
+
+
+def _cards_put(backend: BloomExposure, cards: dict[int, dict]) -> None:
+    try:
+        pipe = backend.client.pipeline(transaction=False)
+        feed_queue.cards_store(pipe, cards)
+        pipe.execute()
+    except Exception as exc:
+        exposure_mark_down(exc)

@@ -375,7 +375,15 @@ def hot_refresh(*, progress: Progress = _no_progress) -> JobRun:
         return {"global": len(hot["global"]), "categories": len(hot["category"]), "groups": len(hot["group"]),
                 "uploaders": len(hot["uploaders"])}
 
-    return job_execute(job="hot_refresh", kind="hot", build=build)
+    run = job_execute(job="hot_refresh", kind="hot", build=build)
+    # The served queues' servable set, rebuilt in full: the safety net under the on-commit updates.
+    from recommender.services.feed_queue import servable_set_sync
+
+    try:
+        servable_set_sync()
+    except Exception as exc:  # Redis down: the queues miss and the feed takes the database path
+        logger.warning("hot refresh: servable set not synced (%s)", exc.__class__.__name__)
+    return run
 
 
 JOBS: dict[str, Callable[..., JobRun]] = {

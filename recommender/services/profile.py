@@ -103,5 +103,9 @@ def user_profile_refresh(*, user_id: int) -> dict:
     from recommender.services.exposure import exposure_add
 
     exposure_add(user_id=user_id, session_key=None, video_ids=list(per_video))
+    # The next feed request ranks afresh with the new interests and recent list (served queue too).
+    from recommender.services.feed_queue import feed_plan_invalidate
+
+    feed_plan_invalidate(user_id=user_id)
     return {"tags": len(positive), "recent": len(recent), "engaged_videos": len(per_video),
             "top_tags": list(Tag.objects.filter(id__in=[t for t, _ in positive[:5]]).values_list("name", flat=True))}

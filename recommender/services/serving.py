@@ -87,6 +87,35 @@ def artefact_get(kind: str) -> LoadedArtefact:
     return artefact_load(kind=kind, loader=LOADERS[kind])
 
 
+_stamp_cache: list = [0.0, None]
+
+
+def serving_stamp() -> tuple[str, str]:
+    """(stamp of the artefacts a queue was ranked from, version of the hot lists): a queue built from
+    other versions, or before an artefact went stale, is rebuilt.  Recomputed at most once a second
+    per process (the artefact versions themselves are re-read every few seconds)."""
+    now = time.monotonic()
+    ttl = min(1.0, float(getattr(settings, "RECOMMENDER_VERSION_TTL_SECONDS", 5)))
+    if _stamp_cache[1] is not None and now - _stamp_cache[0] < ttl:
+        return _stamp_cache[1]
+    _stamp_cache[:] = [now, _serving_stamp_compute()]
+    return _stamp_cache[1]
+
+
+def _serving_stamp_compute() -> tuple[str, str]:
+    parts, hot_version = [], "none"
+    for kind in ("interactions", "model", "hot"):
+        try:
+            art = artefact_get(kind)
+        except ArtefactUnavailable:
+            parts.append(f"{kind}=-")
+            continue
+        parts.append(f"{kind}={art.version}:{int(art.stale)}")
+        if kind == "hot":
+            hot_version = art.version
+    return "|".join(parts), hot_version
+
+
 # --------------------------------------------------------------------------- small TTL caches
 
 _local: dict[str, tuple[float, Any]] = {}
@@ -165,6 +194,7 @@ def titles_for(*, ids: list[int]) -> dict[int, str]:
 
 def serving_caches_clear() -> None:
     """Forget every per-process cache (tests, or after a manual artefact switch)."""
+    _stamp_cache[:] = [0.0, None]
     with _local_lock:
         _local.clear()
     _cards.clear()
@@ -173,4 +203,4 @@ def serving_caches_clear() -> None:
 
 
 __all__ = ["ArtefactUnavailable", "CandidateBundle", "artefact_get", "cards_for", "fresh_ids", "servable_ids",
-           "serving_caches_clear"]
+           "serving_caches_clear", "serving_stamp"]

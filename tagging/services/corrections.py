@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
+from recommender.services.feed_queue import servable_refresh_on_commit
 from tagging import extraction
 from tagging.models import KeywordEntry, Tag, TagCorrection, UserInterest, VideoTag, ViewerTagVote
 from tagging.services import library as library_services
@@ -180,6 +181,8 @@ def tag_block(*, tag: Tag, actor) -> TagCorrection:
         _refuse_merged(tag)
         before = _tag_summary(tag)
         family = [tag.pk, *Tag.objects.filter(merged_into=tag).values_list("pk", flat=True)]
+        tagged = list(VideoTag.objects.filter(tag_id__in=family).values_list("video_id", flat=True).distinct())
+        servable_refresh_on_commit(video_ids=tagged)
         rows = VideoTag.objects.filter(tag_id__in=family).delete()[0]
         rows += ViewerTagVote.objects.filter(tag_id__in=family).delete()[0]
         rows += UserInterest.objects.filter(tag_id__in=family).delete()[0]

@@ -10,6 +10,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Least
 from django.utils.translation import gettext as _
 
+from recommender.services.feed_queue import feed_plan_invalidate_on_commit
 from tagging.models import CommentKeywords, Tag, UserInterest, VideoTag
 from tagging.services.library import extractor_get
 from tagging.services.tags import TagResolution, tags_resolve
@@ -72,6 +73,7 @@ def onboarding_complete(
                     defaults={"weight": ONBOARDING_WEIGHT},
                 )
         state = Profile.Onboarding.SKIPPED if skip else Profile.Onboarding.DONE
+        feed_plan_invalidate_on_commit(user_id=user.pk)
         return profile_onboarding_set(user=user, state=state, age_range=age_range, gender=gender)
 
 
@@ -101,6 +103,7 @@ def user_interests_set(*, user, interests: Sequence[tuple[str | int, float]]) ->
                 user=user, tag_id=tag_id, source=UserInterest.Source.MANUAL,
                 defaults={"weight": min(weight, MANUAL_WEIGHT_MAX)},
             )
+        feed_plan_invalidate_on_commit(user_id=user.pk)
     return list(UserInterest.objects.filter(user=user).select_related("tag"))
 
 

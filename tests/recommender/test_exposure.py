@@ -8,6 +8,8 @@ import pytest
 from django.utils import timezone
 
 from recommender.services.exposure import (
+    EXTERNAL_EXPOSURE_KEY,
+    SERVED_LOG_KEY,
     BloomExposure,
     ExactExposure,
     bloom_false_positive_rate,
@@ -15,54 +17,6 @@ from recommender.services.exposure import (
 )
 from tests.factories import EventFactory, UserFactory, VideoFactory
 from tests.recommender.serving_support import fresh_serving_state  # noqa: F401
-
-
-class FakeRedis:
-    """Just enough of redis-py for BloomExposure (bit order as Redis: bit 0 = MSB of byte 0)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, bytearray] = {}
-        self.ttl: dict[str, int] = {}
-
-    def pipeline(self, transaction: bool = False):
-        return _FakePipe(self)
-
-
-class _FakePipe:
-    def __init__(self, redis: FakeRedis) -> None:
-        self.redis, self.ops = redis, []
-
-    def setbit(self, key, pos, value):
-        self.ops.append(("setbit", key, pos, value))
-
-    def execute_command(self, name, key, *args):
-        assert name == "BITFIELD"
-        for i in range(0, len(args), 4):
-            assert args[i:i + 2] == ("SET", "u1") and args[i + 3] == 1
-            self.setbit(key, args[i + 2], 1)
-
-    def get(self, key):
-        self.ops.append(("get", key))
-
-    def expire(self, key, ttl):
-        self.ops.append(("expire", key, ttl))
-
-    def execute(self):
-        out = []
-        for op, key, *args in self.ops:
-            if op == "setbit":
-                buf = self.redis.data.setdefault(key, bytearray())
-                byte = args[0] // 8
-                if len(buf) <= byte:
-                    buf.extend(b"\0" * (byte + 1 - len(buf)))
-                buf[byte] |= 0x80 >> (args[0] % 8)
-                out.append(0)
-            elif op == "get":
-                out.append(bytes(self.redis.data[key]) if key in self.redis.data else None)
-            else:
-                self.redis.ttl[key] = args[0]
-                out.append(True)
-        return out
 
 
 def test_bloom_positions_are_deterministic_and_in_range():
@@ -88,27 +42,27 @@ def test_bloom_false_positive_rate_matches_theory_and_has_no_false_negatives():
     assert bloom_false_positive_rate(n=1000, m=m, k=k) < 1e-5
 
 
-def test_bloom_exposure_remembers_what_was_added():
-    bloom = BloomExposure(FakeRedis())
-    bloom.add_for("u1", [10, 11, 12])
-    assert bloom.seen_for("u1", [10, 11, 12, 13, 14]) == {10, 11, 12}
-    assert bloom.seen_for("u2", [10, 11]) == set(), "filters are per viewer"
-    assert all(ttl > 0 for ttl in bloom.client.ttl.values()), "every bitmap expires"
-
-
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real Redis)")
-def test_bloom_exposure_on_real_redis():
-    import redis
-
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    bloom = BloomExposure(client)
+def test_bloom_exposure_on_real_redis(redis_client):
+    bloom = BloomExposure(redis_client)
     viewer = f"test-{os.getpid()}-{timezone.now().timestamp()}"
     bloom.add_for(viewer, list(range(100, 200)))
     assert bloom.seen_for(viewer, list(range(150, 250))) >= set(range(150, 200))
     assert len(bloom.seen_for(viewer, list(range(150, 250))) - set(range(150, 200))) <= 1
+    assert bloom.seen_for(f"{viewer}-other", [100, 101]) == set(), "filters are per viewer"
     key = bloom._keys(viewer)[0]
-    assert 0 < client.ttl(key) <= bloom._keys(viewer)[2]
-    client.delete(key)
+    assert 0 < redis_client.ttl(key) <= bloom._keys(viewer)[2], "every bitmap expires"
+    assert int(redis_client.get(EXTERNAL_EXPOSURE_KEY.format(viewer=viewer))) == 1, "other writers are counted"
+
+
+def test_the_served_log_is_folded_into_the_filter_before_it_is_read(redis_client):
+    """What the feed's serve script logs (bit positions, not bits) counts as shown for every reader."""
+    bloom = BloomExposure(redis_client)
+    viewer = f"test-fold-{os.getpid()}-{timezone.now().timestamp()}"
+    positions = bloom_positions([7, 8], m=bloom.m, k=bloom.k).ravel().tolist()
+    redis_client.rpush(SERVED_LOG_KEY.format(viewer=viewer), ",".join(map(str, positions)))
+    assert bloom.seen_for(viewer, [7, 8, 9]) == {7, 8}
+    assert not redis_client.exists(SERVED_LOG_KEY.format(viewer=viewer)), "the log is emptied once folded"
+    assert bloom.seen_for(viewer, [7, 8, 9]) == {7, 8}
 
 
 @pytest.mark.django_db
@@ -126,7 +80,7 @@ def test_exact_exposure_respects_the_window(settings):
 
 
 def test_seen_in_tests_the_same_bits_as_unpacking_the_bitmap():
-    bloom = BloomExposure(FakeRedis(), m=1 << 12, k=4)
+    bloom = BloomExposure(None, m=1 << 12, k=4)
     shown = list(range(1000, 1040))
     bits = np.zeros(1 << 12, dtype=np.uint8)
     bits[bloom_positions(shown, m=bloom.m, k=bloom.k).ravel()] = 1

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 from rest_framework.authtoken.models import Token
 
-from videoapp.models import Profile
+from videoapp.models import Profile, Video
 
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
 AVATAR_FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
@@ -64,6 +64,9 @@ def auth_token_get_or_create(*, user: AbstractBaseUser) -> Token:
 
 
 def auth_token_delete(*, user: AbstractBaseUser) -> None:
+    from videoapp.apis.authentication import auth_tokens_forget
+
+    auth_tokens_forget(user_id=user.pk)
     Token.objects.filter(user=user).delete()
 
 
@@ -93,6 +96,13 @@ def _choice_validate(*, field: str, value: str, choices: list[str]) -> str:
     return value
 
 
+def _owner_cards_invalidate_on_commit(*, user_id: int) -> None:
+    """The uploader's name is on every card of their videos: the feed's cached cards go on commit."""
+    from recommender.services.feed_queue import card_invalidate_on_commit
+
+    card_invalidate_on_commit(video_ids=list(Video.objects.filter(owner_id=user_id).values_list("pk", flat=True)))
+
+
 @transaction.atomic
 def profile_update(*, profile: Profile, data: dict[str, Any]) -> Profile:
     """Apply the given editable fields; ``avatar=None`` removes the avatar.  Old avatar files are deleted."""
@@ -106,6 +116,7 @@ def profile_update(*, profile: Profile, data: dict[str, Any]) -> Profile:
             raise ValidationError({"display_name": [_("昵称不能超过 64 个字符。")]})
         profile.display_name = display_name
         changed.append("display_name")
+        _owner_cards_invalidate_on_commit(user_id=profile.user_id)
     if "bio" in data:
         bio = (data["bio"] or "").strip()
         if len(bio) > 280:

@@ -34,12 +34,22 @@ def _mark_create(
             event_record(user=user, session_key=session_key, video=video, kind=kind, context=context)
     except IntegrityError:  # a concurrent request made the same mark: the toggle stays idempotent
         return False
+    _card_invalidate_on_commit(video_id=video.pk)
     return True
 
 
 def _mark_delete(*, model: type[models.Model], user: AbstractBaseUser, video: Video) -> bool:
     deleted, _per_model = model.objects.filter(user=user, video=video).delete()
+    if deleted:
+        _card_invalidate_on_commit(video_id=video.pk)
     return deleted > 0
+
+
+def _card_invalidate_on_commit(*, video_id: int) -> None:
+    """The video's counts changed: the feed's cached card of it goes once this commits."""
+    from recommender.services.feed_queue import card_invalidate_on_commit
+
+    card_invalidate_on_commit(video_ids=[video_id])
 
 
 @transaction.atomic
@@ -94,11 +104,11 @@ def dislike_delete(*, user: AbstractBaseUser, video: Video) -> bool:
 
 
 def _feed_plan_invalidate_on_commit(*, user_id: int) -> None:
-    """The viewer's cached feed plan is rebuilt on their next request (the dislike filter itself is
-    checked in the database on every answer; this brings the changed ranking in at once)."""
-    from recommender.services.feed import feed_plan_invalidate
+    """The viewer's feed plan and served queue are rebuilt on their next request, without the
+    disliked video (recommender.services.feed_queue)."""
+    from recommender.services.feed_queue import feed_plan_invalidate_on_commit
 
-    transaction.on_commit(lambda: feed_plan_invalidate(user_id=user_id))
+    feed_plan_invalidate_on_commit(user_id=user_id)
 
 
 @transaction.atomic
@@ -157,6 +167,7 @@ def comment_create(
         context={"comment_id": comment.pk},
     )
     task_queue_on_commit(task_path="tagging.tasks.comment_keywords_apply", args=(comment.pk,))
+    _card_invalidate_on_commit(video_id=video.pk)
     return comment
 
 
@@ -174,3 +185,4 @@ def comment_delete(*, comment: Comment, actor: AbstractBaseUser) -> None:
     if not comment_can_delete(comment=comment, user=actor):
         raise PermissionDenied(_("只有评论作者、视频作者或管理员可以删除这条评论。"))
     comment.delete()
+    _card_invalidate_on_commit(video_id=comment.video_id)

@@ -230,6 +230,7 @@ def video_process(*, video_id: int) -> Video | None:
             ]
         )
         video_tags_suggest_queue(video_id=video.pk)
+        _served_lists_refresh_on_commit(video_id=video.pk)
     if playable_name == video.original.name:
         # A previous run may have written a rendition that is no longer needed.
         _files_remove(names=[_derived_names(video)[1]])
@@ -264,9 +265,18 @@ def video_update(
         return video
     with transaction.atomic():
         video.save(update_fields=[*changed, "updated_at"])
+        _served_lists_refresh_on_commit(video_id=video.pk)
         if ("title" in changed or "description" in changed) and video.status == Video.Status.PUBLISHED:
             video_tags_suggest_queue(video_id=video.pk)
     return video
+
+
+def _served_lists_refresh_on_commit(*, video_id: int) -> None:
+    """Published, hidden, edited or deleted: the feed's served queues re-check the video and drop its
+    cached card once this commits (recommender.services.feed_queue)."""
+    from recommender.services.feed_queue import servable_refresh_on_commit
+
+    servable_refresh_on_commit(video_ids=[video_id])
 
 
 def _files_remove(*, names: list[str]) -> None:
@@ -282,6 +292,8 @@ def video_delete(*, video: Video) -> None:
     names = [video.original.name, video.playable.name, video.poster.name]
     if video.original:
         names.extend(_derived_names(video))  # outputs of a run that had not finished
+    video_id = video.pk
     with transaction.atomic():
         video.delete()
         transaction.on_commit(lambda: _files_remove(names=names))
+        _served_lists_refresh_on_commit(video_id=video_id)

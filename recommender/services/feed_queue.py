@@ -1,0 +1,477 @@
+"""The feed's served queue: a logged-in viewer's next feed items, ready to send, kept in Redis.
+
+Why: a feed page that has to gather candidates, filter them in Python, query the database and
+serialise 20 cards costs many times a trivial request.  Instead, when the slow path
+(``services.feed.feed_build``) ranks a viewer's candidates, it also writes the rest of that ranking
+- diversified page by page, explained, with an exploration slot per page, each item's JSON ready -
+into Redis, and later pages are one Lua script call (:data:`SERVE_SCRIPT`): pop the next items,
+take their cards from the shared card cache, log the exposure and the impressions, return the
+answer's JSON.  No database query, no per-item Python.
+
+What keeps it correct (tested in ``tests/recommender/test_feed_queue.py``):
+
+* **Stale ranking.** The queue is thrown away (the script answers "rebuild" and the slow path ranks
+  afresh) when its stamp differs - artefact versions and staleness (a rebuild, the 5-minute hot
+  refresh) - or the viewer's plan version (``rec:planver:u<id>``, bumped on commit by a like,
+  favourite, comment or completed view through the profile refresh, a dislike, an interest edit).
+* **Servable** (published, public, no active blocked tag).  The ranking was checked in the
+  database when the queue was built.  Every service that hides, deletes or blocks a video removes
+  it from the Redis set ``rec:servable`` on commit and bumps ``rec:servable:epoch``
+  (:func:`servable_refresh_on_commit`); a queue built before the current epoch tests each item
+  against the set.  The set is rebuilt in full by the hot refresh job and whenever it is missing.
+* **Already shown or watched.**  Items were tested against the viewer's Bloom filter when the queue
+  was built and are popped when served; what the script serves goes to the viewer's served log,
+  folded into the filter by whoever reads it next (``services.exposure``).  Any other exposure
+  (related and hot lists, another feed page, the profile refresh) bumps the viewer's external
+  exposure counter, and a queue built before it tests every item against the filter.
+* **Cards** (title, owner, counts) come from the Redis card cache (``rec:card:<id>``, 1 h), deleted
+  on commit when a like, favourite, comment or edit changes them; a card missing from Redis is read
+  from the database for that answer and stored again.
+
+When the queue runs out the script walks a shared fallback list (global hot, then the latest
+uploads; per language and hot version) from a per-viewer cursor, skipping what a per-viewer bitmap
+built with the queue marks as already seen, queued, disliked or the viewer's own, until the next
+stamp change ranks afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from recommender import selectors
+from recommender.services.exposure import (
+    FOLD_FUNCTION,
+    BloomExposure,
+    bloom_positions,
+    exposure_backend,
+    exposure_mark_down,
+)
+from videoapp.apis.authentication import token_cache_key
+
+logger = logging.getLogger(__name__)
+
+# The "4" in the names is the entry format: bump it when an entry changes shape.
+QUEUE_KEY = "rec:q:4:{lang}:u{user_id}"
+QUEUE_META_KEY = "rec:qm:4:{lang}:u{user_id}"
+FALLBACK_KEY = "rec:fb:4:{lang}:{version}"
+FALLBACK_META_KEY = "rec:fbm:4:{lang}:{version}"  # ids + owners in list order, servable epoch
+SERVABLE_KEY = "rec:servable"
+SERVABLE_EPOCH_KEY = "rec:servable:epoch"
+CARD_KEY = "rec:card:{video_id}"
+PLAN_VERSION_KEY = "rec:planver:{viewer}"
+IMPRESSION_BUFFER_KEY = "rec:impressions"
+
+_EMPTY = "0|0||[]|{}"  # an entry that is never served (no video has id 0): keeps an empty list in existence
+CARD_SECONDS = 3600
+FALLBACK_LENGTH = 2000
+SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itself
+
+# KEYS: 1 the token cache entry ("" when the viewer's id is given), 2 servable set, 3 impression buffer.
+# ARGV: 1 stamp, 2 size, 3 page, 4 request id, 5 created_at, 6 Bloom bucket TTL, 7 impression buffer
+#       cap, 8 language, 9 fallback list version, 10 first and 11 current Bloom bucket number,
+#       12 viewer user id ("" to read it from the token entry "<id>|...").
+# The viewer's own keys (queue, meta, plan version, Bloom buckets, served log...) are named here from
+# the user id, as the Python constants name them, so that one round trip serves a token-authenticated
+# request.  (Keys not passed in KEYS are fine on a single Redis; a Redis Cluster would need hash tags.)
+# An entry is "video_id|owner_id|bit,bit,...|[video_id,channel,version]|{item JSON without the card}".
+# Reply: {2} = token not cached; {0, uid} = queue to rebuild;
+#        {1, uid, body head, cold start (0/1), id, item, id, item, ...}
+# where the body head is the answer up to and including the results whose cards were in Redis,
+# and the (id, item) pairs are the items whose cards were not (the caller appends them).
+SERVE_SCRIPT = FOLD_FUNCTION + r"""
+local uid = ARGV[12]
+if uid == '' then
+  local cached = redis.call('GET', KEYS[1])
+  if not cached then return {2} end
+  uid = string.match(cached, '^(%d+)|')
+  if not uid then return {2} end
+end
+local lang = ARGV[8]
+local mkey = 'rec:qm:4:' .. lang .. ':u' .. uid
+local meta = redis.call('HMGET', mkey, 'stamp', 'planver', 'header', 'cursor', 'source', 'cold', 'expgen',
+  'qepoch', 'fepoch', 'skip')
+if not meta[1] or meta[1] ~= ARGV[1] then return {0, uid} end
+local now = redis.call('MGET', 'rec:planver:u' .. uid, 'rec:expgen:u' .. uid, 'rec:servable:epoch')
+if meta[2] ~= (now[1] or '') then return {0, uid} end
+local epoch = now[3] or '0'
+local check_seen = meta[7] ~= (now[2] or '0')
+local check_queue = meta[8] ~= epoch
+local check_fallback = meta[9] ~= epoch
+if (check_queue or check_fallback) and redis.call('EXISTS', KEYS[2]) == 0 then return {0, uid} end
+local size = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[6])
+local served = 'rec:served:u' .. uid
+local buckets = {}
+for b = tonumber(ARGV[10]), tonumber(ARGV[11]) do buckets[#buckets + 1] = 'rec:exp:u' .. uid .. ':' .. b end
+local current = buckets[#buckets]
+local map, loaded = nil, false
+local function seen(pos)
+  if not loaded then  -- the live buckets OR-ed into one bitmap (in C), once per call
+    loaded = true
+    fold(served, current, ttl)
+    local scratch = 'rec:scratch:u' .. uid
+    if redis.call('BITOP', 'OR', scratch, unpack(buckets)) > 0 then
+      map = redis.call('GET', scratch)
+      redis.call('DEL', scratch)
+    end
+  end
+  if not map then return false end
+  for p in string.gmatch(pos, '%d+') do
+    local n = tonumber(p)
+    local byte = string.byte(map, math.floor(n / 8) + 1)
+    if not byte then return false end
+    local mask = 2 ^ (7 - n % 8)
+    if byte % (2 * mask) < mask then return false end
+  end
+  return true
+end
+local skip = meta[10] or ''
+local chosen, taken = {}, {}
+local function offer(entry, fallback_index)
+  local a = string.find(entry, '|', 1, true)
+  local b = string.find(entry, '|', a + 1, true)
+  local c = string.find(entry, '|', b + 1, true)
+  local d = string.find(entry, '|', c + 1, true)
+  local id = string.sub(entry, 1, a - 1)
+  if taken[id] then return false end
+  if fallback_index then
+    local byte = string.byte(skip, math.floor(fallback_index / 8) + 1)
+    if byte then
+      local mask = 2 ^ (7 - fallback_index % 8)
+      if byte % (2 * mask) >= mask then return false end
+    end
+    if check_fallback and redis.call('SISMEMBER', KEYS[2], id) == 0 then return false end
+  elseif check_queue and redis.call('SISMEMBER', KEYS[2], id) == 0 then
+    return false
+  end
+  local pos = string.sub(entry, b + 1, c - 1)
+  if check_seen and seen(pos) then return false end
+  taken[id] = true
+  chosen[#chosen + 1] = {id, pos, string.sub(entry, c + 1, d - 1), string.sub(entry, d + 1)}
+  return true
+end
+local qkey = 'rec:q:4:' .. lang .. ':u' .. uid
+while #chosen < size do
+  local batch = redis.call('LPOP', qkey, size - #chosen)
+  if not batch then break end
+  for _, e in ipairs(batch) do offer(e, nil) end
+end
+if #chosen < size then
+  local fbkey = 'rec:fb:4:' .. lang .. ':' .. ARGV[9]
+  local cursor = tonumber(meta[4]) or 0
+  local total = redis.call('LLEN', fbkey)
+  while #chosen < size and cursor < total do
+    for _, e in ipairs(redis.call('LRANGE', fbkey, cursor, cursor + 49)) do
+      cursor = cursor + 1
+      if offer(e, cursor - 1) and #chosen >= size then break end
+    end
+  end
+  redis.call('HSET', mkey, 'cursor', cursor)
+end
+local parts, missing = {}, {}
+if #chosen > 0 then
+  local positions, imps, cards = {}, {}, {}
+  for i, item in ipairs(chosen) do
+    positions[i] = item[2]
+    imps[i] = item[3]
+    cards[i] = 'rec:card:' .. item[1]
+  end
+  if redis.call('RPUSH', served, table.concat(positions, ',')) >= """ + str(SERVED_LOG_FOLD_AT) + r""" then
+    fold(served, current, ttl)
+  else
+    redis.call('EXPIRE', served, ttl)
+  end
+  local found = redis.call('MGET', unpack(cards))
+  for i, item in ipairs(chosen) do
+    if found[i] then
+      parts[#parts + 1] = '{"video":' .. found[i] .. ',' .. string.sub(item[4], 2)
+    else
+      missing[#missing + 1] = item[1]; missing[#missing + 1] = item[4]
+    end
+  end
+  local record = '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[5] ..
+    '","request_id":"' .. ARGV[4] .. '","surface":"feed","source":"' .. (meta[5] or '') ..
+    '","items":[' .. table.concat(imps, ',') .. ']}'
+  local length = redis.call('RPUSH', KEYS[3], record)
+  if length > tonumber(ARGV[7]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1) end
+end
+local head = '{' .. meta[3] .. ',"request_id":"' .. ARGV[4] .. '","page":' .. ARGV[3] .. ',"size":' .. ARGV[2] ..
+  ',"results":[' .. table.concat(parts, ',')
+local out = {1, uid, head, tonumber(meta[6]) or 0}
+for _, value in ipairs(missing) do out[#out + 1] = value end
+return out
+"""
+
+
+def impression_buffer_cap() -> int:
+    """Buffered responses kept at most when no flush runs (``RECOMMENDER_IMPRESSION_BUFFER_MAX``)."""
+    return int(getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER_MAX", 100_000))
+
+
+def queue_seconds() -> int:
+    """How long an untouched queue is kept (a stamp change replaces it sooner)."""
+    return int(getattr(settings, "RECOMMENDER_QUEUE_SECONDS", 3600))
+
+
+def _client():
+    backend = exposure_backend()
+    return backend if isinstance(backend, BloomExposure) else None
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _entry(*, video_id: int, owner_id: int, positions, item_fields: dict) -> str:
+    impression = _dumps([video_id, item_fields["channel"], item_fields["artefact_version"]])
+    return f"{video_id}|{owner_id}|{','.join(map(str, positions))}|{impression}|{_dumps(item_fields)}"
+
+
+def _entries(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> list[str]:
+    """Queue entries of ``(video_id, owner_id, item fields)``: the Bloom bit positions travel with each."""
+    if not items:
+        return []
+    positions = bloom_positions([v for v, _, _ in items], m=backend.m, k=backend.k).tolist()
+    return [_entry(video_id=v, owner_id=o, positions=p, item_fields=f)
+            for (v, o, f), p in zip(items, positions, strict=True)]
+
+
+# --------------------------------------------------------------------------- shared state: servable, cards
+
+
+def servable_set_sync(*, client=None) -> int:
+    """Rebuild the Redis set of servable video ids from the database (atomic RENAME)."""
+    backend = client or _client()
+    if backend is None:
+        return 0
+    ids = sorted(selectors.servable_video_ids())
+    tmp = SERVABLE_KEY + ":tmp"
+    pipe = backend.client.pipeline(transaction=False)
+    pipe.delete(tmp)
+    for start in range(0, len(ids), 5000):
+        pipe.sadd(tmp, *ids[start:start + 5000])
+    if ids:
+        pipe.rename(tmp, SERVABLE_KEY)
+    else:  # nothing servable: an empty set cannot exist in Redis, so the marker is a non-id member
+        pipe.delete(SERVABLE_KEY)
+        pipe.sadd(SERVABLE_KEY, "none")
+    pipe.incr(SERVABLE_EPOCH_KEY)  # what was removed is not known here: every queue re-checks
+    pipe.execute()
+    return len(ids)
+
+
+def servable_refresh(*, video_ids) -> None:
+    """Re-check ``video_ids`` in the database and update the servable set and their cached cards."""
+    backend = _client()
+    ids = [int(v) for v in video_ids]
+    if backend is None or not ids:
+        return
+    allowed = selectors.servable_among(ids=ids)
+    try:
+        pipe = backend.client.pipeline(transaction=False)
+        if allowed:
+            pipe.sadd(SERVABLE_KEY, *allowed)
+        gone = [v for v in ids if v not in allowed]
+        if gone:
+            pipe.srem(SERVABLE_KEY, *gone)
+            pipe.incr(SERVABLE_EPOCH_KEY)  # queues built before this re-check each item
+        pipe.delete(*[CARD_KEY.format(video_id=v) for v in ids])
+        pipe.execute()
+    except Exception as exc:
+        exposure_mark_down(exc)
+
+
+def servable_refresh_on_commit(*, video_ids) -> None:
+    """After the surrounding transaction commits, bring ``video_ids`` up to date in the served queues'
+    servable set (publish, visibility change, delete, tag block).  Without Redis: nothing to do."""
+    if not settings.REDIS_URL:
+        return
+    ids = [int(v) for v in video_ids]
+    if ids:
+        transaction.on_commit(lambda: servable_refresh(video_ids=ids))
+
+
+def feed_plan_invalidate(*, user_id: int) -> None:
+    """Make the viewer's next feed request rank afresh (their plan and served queue are stale): after
+    a like, dislike, interest edit... .  Dislikes are also checked in the database whenever a
+    ranking is built, and the version is read before that, so an invalidation racing a rebuild
+    makes the rebuilt queue a miss rather than serving the old answer."""
+    backend = _client()
+    if backend is None:
+        return
+    try:
+        backend.client.incr(PLAN_VERSION_KEY.format(viewer=f"u{user_id}"))
+    except Exception as exc:
+        exposure_mark_down(exc)
+
+
+def feed_plan_invalidate_on_commit(*, user_id: int) -> None:
+    if settings.REDIS_URL:
+        transaction.on_commit(lambda: feed_plan_invalidate(user_id=user_id))
+
+
+def card_invalidate_on_commit(*, video_ids) -> None:
+    """After commit, drop the cached cards of ``video_ids`` (their counts, title or owner changed)."""
+    if not settings.REDIS_URL:
+        return
+    ids = [int(v) for v in video_ids]
+
+    def drop() -> None:
+        backend = _client()
+        if backend is not None and ids:
+            try:
+                backend.client.delete(*[CARD_KEY.format(video_id=v) for v in ids])
+            except Exception as exc:
+                exposure_mark_down(exc)
+
+    if ids:
+        transaction.on_commit(drop)
+
+
+def cards_missing(*, backend: BloomExposure, ids: list[int]) -> list[int]:
+    """Which of ``ids`` have no card in the shared card cache."""
+    if not ids:
+        return []
+    pipe = backend.client.pipeline(transaction=False)
+    for video_id in ids:
+        pipe.exists(CARD_KEY.format(video_id=video_id))
+    return [v for v, present in zip(ids, pipe.execute(), strict=True) if not present]
+
+
+def cards_store(pipe, cards: dict[int, dict]) -> None:
+    for video_id, card in cards.items():
+        pipe.set(CARD_KEY.format(video_id=video_id), _dumps(card), ex=CARD_SECONDS)
+
+
+# --------------------------------------------------------------------------- writing a viewer's queue
+
+
+@dataclass
+class QueueBuild:
+    """What the slow path knows when it writes a viewer's queue."""
+
+    user_id: int
+    lang: str
+    stamp: str
+    planver: str  # read before the ranking read the database (a racing invalidation makes a miss)
+    external_exposure: str  # the viewer's external exposure counter, read before the filter was
+    servable_epoch: str  # read before the ranking's servable check
+    header: dict  # the answer's members other than request_id, page, size, results, suggested_users
+    source: str
+    items: list[tuple[int, int, dict]]  # (video id, owner id, item fields) in serving order
+    cards: dict[int, dict]  # cards known now (stored in the card cache)
+    skip: set[int]  # ids the fallback walk must skip for this viewer: seen, queued, disliked, own
+
+
+@dataclass
+class Fallback:
+    """The shared fallback list of one language and hot version."""
+
+    version: str
+    ids: list[int]
+    owners: list[int]
+    epoch: str
+    entries: list[tuple[int, int, dict]] | None = None  # set when it must be written (was missing)
+
+
+def fallback_read(*, backend: BloomExposure, lang: str, version: str) -> Fallback | None:
+    """The stored fallback list's ids, owners and epoch (None when it is not stored)."""
+    raw_ids, epoch = backend.client.hmget(FALLBACK_META_KEY.format(lang=lang, version=version), "ids", "epoch")
+    if raw_ids is None or not backend.client.exists(FALLBACK_KEY.format(lang=lang, version=version)):
+        return None
+    pairs = [pair.split(":") for pair in raw_ids.decode().split(",") if pair]
+    return Fallback(version=version, ids=[int(v) for v, _ in pairs], owners=[int(o) for _, o in pairs],
+                    epoch=(epoch or b"0").decode())
+
+
+def servable_epoch(*, backend: BloomExposure) -> str:
+    return (backend.client.get(SERVABLE_EPOCH_KEY) or b"0").decode()
+
+
+def queue_store(*, backend: BloomExposure, build: QueueBuild, fallback: Fallback) -> None:
+    """Write the viewer's queue, its meta and the cards known (and the shared fallback list when it
+    was missing) in one transaction."""
+    import numpy as np
+
+    queue_key = QUEUE_KEY.format(lang=build.lang, user_id=build.user_id)
+    meta_key = QUEUE_META_KEY.format(lang=build.lang, user_id=build.user_id)
+    ttl = queue_seconds()
+    skip = np.fromiter(((v in build.skip or o == build.user_id) for v, o in zip(fallback.ids, fallback.owners,
+                                                                                 strict=True)),
+                       dtype=bool, count=len(fallback.ids))
+    pipe = backend.client.pipeline(transaction=True)
+    pipe.delete(queue_key, meta_key)
+    entries = _entries(backend, build.items)
+    if entries:
+        pipe.rpush(queue_key, *entries)
+        pipe.expire(queue_key, ttl)
+    pipe.hset(meta_key, mapping={
+        "stamp": build.stamp, "planver": build.planver, "header": _dumps(build.header)[1:-1], "cursor": 0,
+        "source": build.source, "cold": int(bool(build.header.get("cold_start"))),
+        "expgen": build.external_exposure, "qepoch": build.servable_epoch, "fepoch": fallback.epoch,
+        "skip": np.packbits(skip).tobytes(),
+    })
+    pipe.expire(meta_key, ttl)
+    cards_store(pipe, build.cards)
+    if fallback.entries is not None:
+        list_key = FALLBACK_KEY.format(lang=build.lang, version=fallback.version)
+        # The sentinel entry (id 0 is never servable) keeps the list in existence when it is empty.
+        pipe.delete(list_key + ":tmp")
+        pipe.rpush(list_key + ":tmp", *(_entries(backend, fallback.entries) or [_EMPTY]))
+        pipe.rename(list_key + ":tmp", list_key)
+        pipe.expire(list_key, ttl)
+        meta = FALLBACK_META_KEY.format(lang=build.lang, version=fallback.version)
+        pipe.hset(meta, mapping={"ids": ",".join(f"{v}:{o}" for v, o in zip(fallback.ids, fallback.owners,
+                                                                             strict=True)),
+                                 "epoch": fallback.epoch})
+        pipe.expire(meta, ttl)
+    pipe.execute()
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@dataclass
+class Served:
+    """What the serve script answered: ``status`` "served", "rebuild" or "no-token"."""
+
+    status: str
+    user_id: int | None = None
+    head: bytes = b""  # the answer up to the results found with their cards (no closing bracket)
+    cold_start: bool = False
+    missing: list[tuple[int, bytes]] = field(default_factory=list)  # (video id, item JSON) without a card
+
+
+_script_cache: dict[int, object] = {}
+
+
+def _script(client):
+    script = _script_cache.get(id(client))
+    if script is None:
+        script = _script_cache[id(client)] = client.register_script(SERVE_SCRIPT)
+    return script
+
+
+def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, page: int, request_id: str,
+                created_at: str, fallback_version: str, user_id: int | None = None,
+                token: str | None = None) -> Served:
+    """Serve the next ``size`` items of a viewer's queue in one script call; the viewer is given by
+    ``user_id``, or by ``token`` when only the request's token is known (a token not in the cache
+    answers ``no-token``)."""
+    first, last, bucket_ttl = backend.bucket_span()
+    keys = [token_cache_key(token) if user_id is None else "", SERVABLE_KEY, IMPRESSION_BUFFER_KEY]
+    reply = _script(backend.client)(keys=keys, args=[
+        stamp, size, page, request_id, created_at, bucket_ttl, impression_buffer_cap(), lang, fallback_version,
+        first, last, "" if user_id is None else user_id,
+    ])
+    if reply[0] == 2:
+        return Served("no-token")
+    if reply[0] == 0:
+        return Served("rebuild", user_id=int(reply[1]))
+    missing = [(int(reply[i]), reply[i + 1]) for i in range(4, len(reply), 2)]
+    return Served("served", user_id=int(reply[1]), head=reply[2], cold_start=bool(reply[3]), missing=missing)
