@@ -110,6 +110,14 @@ def _cpu_seconds(pattern: str) -> float:
 SERVER_PROCESSES = ("gunicorn", "redis-server", "postgres")
 
 
+def _redis_calls(env: dict) -> tuple[int, int]:
+    """(queue writes, serve-script calls) so far: how many measured feed answers were ranked afresh."""
+    import redis
+
+    stats = redis.Redis.from_url(env["REDIS_URL"]).info("commandstats")
+    return stats.get("cmdstat_multi", {}).get("calls", 0), stats.get("cmdstat_evalsha", {}).get("calls", 0)
+
+
 def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
     latencies: list[float] = []
     errors = [0]
@@ -223,8 +231,10 @@ def main() -> None:
         for fn, seconds in ((live, 2.0), (feed, max(2.0, args.warmup))):
             run_phase(port=args.port, path_for=fn, clients=4 if seconds <= 2 else args.clients, duration=seconds)
         results = {"live": [], "feed": []}
+        rankings_before, served_before = _redis_calls(env)
         for name, fn in (("live", live), ("feed", feed), ("live", live), ("feed", feed)):
             results[name].append(run_phase(port=args.port, path_for=fn, clients=args.clients, duration=args.duration))
+        rankings_after, served_after = _redis_calls(env)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -236,6 +246,7 @@ def main() -> None:
         "throughput_ratio": feed_r["rps"] / live_r["rps"],
         "p99_ratio": feed_r["p99_ms"] / live_r["p99_ms"],
         "setup_seconds": timings, "jobs": job_stats(env),
+        "queue_writes": rankings_after - rankings_before, "serve_calls": served_after - served_before,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -244,6 +255,8 @@ def main() -> None:
         print(f"{name:5s} requests={r['requests']:6d} rps={r['rps']:8.1f} p50={r['p50_ms']:7.1f} ms "
               f"p99={r['p99_ms']:7.1f} ms errors={r['errors']} {r['sources'] or ''}")
         print("      CPU per request: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r["cpu_ms"].items()))
+    print(f"feed answers ranked afresh (queue written) during the measured phases: {report['queue_writes']} "
+          f"of {feed_r['requests']}; serve-script calls {report['serve_calls']}")
     print(f"feed/live throughput ratio {report['throughput_ratio']:.2f} (goal >= 0.7); "
           f"p99 ratio {report['p99_ratio']:.2f} (goal <= 2.0)")
     for key, value in timings.items():
