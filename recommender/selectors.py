@@ -54,12 +54,12 @@ def video_tag_map(*, video_ids: set[int] | None = None) -> dict[int, dict[str, f
     return dict(out)
 
 
-def user_interest_map() -> dict[int, dict[str, float]]:
-    """``{user_id: {tag name: weight}}`` summed over every interest source."""
+def user_interest_map(*, exclude_sources: tuple[str, ...] = ()) -> dict[int, dict[str, float]]:
+    """``{user_id: {tag name: weight}}`` summed over every interest source but ``exclude_sources``."""
     out: dict[int, dict[str, float]] = defaultdict(dict)
-    rows = UserInterest.objects.filter(tag__is_blocked=False, weight__gt=0).values_list(
-        "user_id", "tag__name", "weight"
-    )
+    rows = UserInterest.objects.filter(tag__is_blocked=False, weight__gt=0).exclude(
+        source__in=exclude_sources
+    ).values_list("user_id", "tag__name", "weight")
     for user_id, name, weight in rows.iterator(chunk_size=20_000):
         out[user_id][name] = out[user_id].get(name, 0.0) + float(weight)
     return dict(out)

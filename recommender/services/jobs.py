@@ -131,30 +131,41 @@ def interactions_from_database():
 
     Raises ``ValueError`` (from recommender.data) when there is nothing to learn from.
     """
-    from recommender.data import DenoiseConfig, build_interactions
+    from recommender.data import build_interactions
+
+    log, inputs = _training_inputs(behaviour_interests=True)
+    return build_interactions(events=log, **inputs)
+
+
+def _training_inputs(*, behaviour_interests: bool) -> tuple[dict[str, list], dict]:
+    """The servable part of the site's event log and the other ``build_interactions`` arguments
+    (settings' weights and de-noising, servable items, their tags and categories, viewers' interests).
+
+    ``behaviour_interests=False`` leaves the interests derived from behaviour out of the user tags:
+    the offline evaluation needs that, because they are derived from every engagement, held-out ones
+    included, and would leak the answer into the content channel; onboarding, comment and manual
+    interests stay.
+    """
+    from recommender.data import DenoiseConfig
+    from tagging.models import UserInterest
 
     servable = selectors.servable_video_ids()
     log = selectors.training_event_log()
     keep = [i for i, item in enumerate(log["item"]) if item in servable]
     log = {name: [col[i] for i in keep] for name, col in log.items()}
-    item_ids = np.asarray(sorted(servable), dtype=np.int64)
-    config = DenoiseConfig(
-        min_watch_ratio=settings.EVENT_VIEW_MIN_RATIO,
-        min_watch_seconds=settings.EVENT_VIEW_MIN_SECONDS,
-        half_life=settings.EVENT_HALF_LIFE_DAYS * 86400.0,
-    )
-    categories = dict(
-        selectors.Video.objects.filter(id__in=servable).values_list("id", "category")
-    )
-    return build_interactions(
-        events=log,
-        weights=settings.EVENT_WEIGHTS,
-        config=config,
-        item_ids=item_ids,
-        item_tags=selectors.video_tag_map(video_ids=servable),
-        user_tags=selectors.user_interest_map(),
-        item_groups=categories,
-    )
+    excluded = () if behaviour_interests else (UserInterest.Source.BEHAVIOUR,)
+    return log, {
+        "weights": settings.EVENT_WEIGHTS,
+        "config": DenoiseConfig(
+            min_watch_ratio=settings.EVENT_VIEW_MIN_RATIO,
+            min_watch_seconds=settings.EVENT_VIEW_MIN_SECONDS,
+            half_life=settings.EVENT_HALF_LIFE_DAYS * 86400.0,
+        ),
+        "item_ids": np.asarray(sorted(servable), dtype=np.int64),
+        "item_tags": selectors.video_tag_map(video_ids=servable),
+        "user_tags": selectors.user_interest_map(exclude_sources=excluded),
+        "item_groups": dict(selectors.Video.objects.filter(id__in=servable).values_list("id", "category")),
+    }
 
 
 def top_candidates(*, channel, interactions, n: int, chunk: int = 256, progress: Progress = _no_progress,
@@ -400,37 +411,9 @@ OFFLINE_EVALUATE_METRICS = ("ndcg", "recall", "hr", "coverage")
 
 
 def _evaluation_inputs() -> tuple[dict[str, list], dict]:
-    """The servable part of the site's event log and the other ``build_interactions`` arguments.
-
-    The same reads and settings as :func:`interactions_from_database`, kept apart so the job can build
-    interactions from a subset of the log (the train split).  Behaviour interests are left out of the
-    user tags: they are derived from every engagement, held-out ones included, and would leak the answer
-    into the content channel; onboarding, comment and manual interests stay.
-    """
-    from recommender.data import DenoiseConfig
-    from tagging.models import UserInterest
-
-    servable = selectors.servable_video_ids()
-    log = selectors.training_event_log()
-    keep = [i for i, item in enumerate(log["item"]) if item in servable]
-    log = {name: [col[i] for i in keep] for name, col in log.items()}
-    user_tags: dict[int, dict[str, float]] = defaultdict(dict)
-    interests = (UserInterest.objects.filter(tag__is_blocked=False, weight__gt=0)
-                 .exclude(source=UserInterest.Source.BEHAVIOUR).values_list("user_id", "tag__name", "weight"))
-    for user_id, name, weight in interests.iterator(chunk_size=20_000):
-        user_tags[user_id][name] = user_tags[user_id].get(name, 0.0) + float(weight)
-    return log, {
-        "weights": settings.EVENT_WEIGHTS,
-        "config": DenoiseConfig(
-            min_watch_ratio=settings.EVENT_VIEW_MIN_RATIO,
-            min_watch_seconds=settings.EVENT_VIEW_MIN_SECONDS,
-            half_life=settings.EVENT_HALF_LIFE_DAYS * 86400.0,
-        ),
-        "item_ids": np.asarray(sorted(servable), dtype=np.int64),
-        "item_tags": selectors.video_tag_map(video_ids=servable),
-        "user_tags": dict(user_tags),
-        "item_groups": dict(selectors.Video.objects.filter(id__in=servable).values_list("id", "category")),
-    }
+    """What the offline evaluation builds interactions from: the training inputs without the
+    behaviour interests (see :func:`_training_inputs`)."""
+    return _training_inputs(behaviour_interests=False)
 
 
 def offline_evaluate(*, progress: Progress = _no_progress, k: int = OFFLINE_EVALUATE_K, seed: int = 42) -> JobRun:
