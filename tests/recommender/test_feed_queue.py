@@ -143,11 +143,10 @@ def test_a_like_changes_the_served_card_and_the_ranking(api_client, built, djang
     someone = UserFactory(username="liker")
     with django_capture_on_commit_callbacks(execute=True):
         like_create(user=someone, video=Video.objects.get(id=target_id))
-    from recommender.services.feed_queue import CARD_KEY
-
     import redis as _redis  # noqa: F401  (the card cache is the real Redis)
-
     from django_redis import get_redis_connection
+
+    from recommender.services.feed_queue import CARD_KEY
 
     assert not get_redis_connection("default").exists(CARD_KEY.format(video_id=target_id)), "card dropped"
     # The viewer's own like re-ranks their feed (plan version): the next page is ranked afresh.

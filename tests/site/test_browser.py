@@ -132,12 +132,14 @@ def test_comment_reply_like_and_not_interested(page, live_server, monkeypatch):
     expect(page.locator("#like-count")).to_have_text("1")
 
     # Even with the "already shown" filter switched off, the disliked video never comes back.
-    from recommender.services import feed as feed_services
     from recommender.services.exposure import ExactExposure
+    from recommender.services.feed import impressions as feed_impressions
+    from recommender.services.feed import page as feed_page
 
     # The filter is switched off on both paths: the Redis Bloom pipeline and the exact one.
-    monkeypatch.setattr(feed_services, "exposure_backend", ExactExposure)
-    monkeypatch.setattr(feed_services, "exposure_seen", lambda **kwargs: (set(), "off"))
+    monkeypatch.setattr(feed_page, "exposure_backend", ExactExposure)
+    monkeypatch.setattr(feed_impressions, "exposure_backend", ExactExposure)
+    monkeypatch.setattr(feed_page, "exposure_seen", lambda **kwargs: (set(), "off"))
     page.goto("/")
     ids = page.locator("#feed li.card-item").evaluate_all("els => els.map(e => Number(e.dataset.videoId))")
     assert ids and target_id not in ids
