@@ -33,6 +33,8 @@ import scipy.sparse as sp
 
 from recommender.base import Interactions
 from recommender.hot import decayed_engagement
+from recommender.kuairec import VIDEOS_FILE as KUAIREC_VIDEOS_FILE
+from recommender.kuairec import read_kuairec_videos
 
 # Why these weights: explicit, costly signals (favourite, share) say more than a view; a dislike
 # is a strong negative; an impression alone says nothing (it is only used by the exposure filter).
@@ -618,21 +620,6 @@ def load_movielens_small(directory: str | Path) -> tuple[RatingsLog, dict, dict,
     return log, tags, titles, groups
 
 
-def _kuairec_records(path: Path) -> list[str]:
-    """The side-information file's records: four captions hold raw, unquoted newlines, so a
-    physical line that does not start with a video id continues the previous record."""
-    import re
-
-    records: list[str] = []
-    starts = re.compile(r"^\d+,")
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if i > 0 and records and not starts.match(line):
-            records[-1] += " " + line
-        else:
-            records.append(line)
-    return records
-
-
 def load_kuairec(directory: str | Path) -> tuple[RatingsLog, dict, dict, dict]:
     """KuaiRec watch log (rating = watch ratio, no timestamp: row order) plus video side info.
 
@@ -644,22 +631,16 @@ def load_kuairec(directory: str | Path) -> tuple[RatingsLog, dict, dict, dict]:
     tags: dict = {}
     titles: dict = {}
     groups: dict = {}
-    side = directory / "kuairec_caption_category.csv"
+    side = directory / KUAIREC_VIDEOS_FILE
     if side.exists():
-        for row in csv.DictReader(_kuairec_records(side)):
-            vid = int(row["video_id"])
-            entry: dict[str, float] = {}
-            for level in ("first", "second", "third"):
-                name = row.get(f"{level}_level_category_name", "UNKNOWN")
-                if name and name != "UNKNOWN":
-                    entry[f"cat:{name}"] = 1.0
-            for tag in (row.get("topic_tag") or "").strip("[]").split(","):
-                tag = tag.strip().strip("'\"")
-                if tag:
-                    entry[f"#{tag}"] = 1.0
+        # Titles are one line: a caption broken over lines is joined with a space.
+        for video in read_kuairec_videos(side, line_break=" "):
+            vid = video.video_id
+            levels = (video.category, video.subcategory, video.subsubcategory)
+            entry = {f"cat:{name}": 1.0 for name in levels if name}
+            entry.update((f"#{tag}", 1.0) for tag in video.topic_tags)
             tags[vid] = entry
-            caption = (row.get("caption") or "").strip()
+            caption = video.caption
             titles[vid] = caption[:30] if caption and caption != "UNKNOWN" else f"视频{vid}"
-            first = row.get("first_level_category_name", "")
-            groups[vid] = first if first and first != "UNKNOWN" else ""
+            groups[vid] = video.category
     return log, tags, titles, groups

@@ -234,3 +234,54 @@ def test_kuairec_loader_reads_side_information():
     assert len(titles) == 10_728
     assert any(t.startswith("cat:") for t in tags[0])
     assert groups[0] == "颜值"
+
+
+KUAIREC_HEADER = (
+    "video_id,manual_cover_text,caption,topic_tag,first_level_category_id,first_level_category_name,"
+    "second_level_category_id,second_level_category_name,third_level_category_id,third_level_category_name"
+)
+# Video 1's caption is broken by a bare carriage return (as in the real file), video 2's by a newline
+# and a second line that does not start with a video id; a blank line sits between records.
+KUAIREC_SIDE = (
+    KUAIREC_HEADER + "\n"
+    "1,UNKNOWN,我希望我们能开启一段王朝\r！,[],6,明星娱乐,-124,UNKNOWN,-124,UNKNOWN\n"
+    '2,封面,第一行\n第二行 #美食,"[美食,家常菜]",3,美食,12,家常菜,-124,UNKNOWN\n'
+    "\n"
+    "3,UNKNOWN,,[],-124,UNKNOWN,-124,UNKNOWN,-124,UNKNOWN\n"
+)
+
+
+@pytest.fixture
+def kuairec_dir(tmp_path: Path) -> Path:
+    (tmp_path / "kuairec_caption_category.csv").write_bytes(KUAIREC_SIDE.encode("utf-8"))
+    (tmp_path / "interactions.csv").write_text("user_id,video_id,watch_ratio\n7,1,1.5\n7,2,0.2\n")
+    return tmp_path
+
+
+def test_kuairec_reader_rejoins_a_caption_broken_over_lines(kuairec_dir: Path):
+    from recommender.kuairec import read_kuairec_videos
+
+    side = kuairec_dir / "kuairec_caption_category.csv"
+    videos = read_kuairec_videos(side)
+    assert [v.video_id for v in videos] == [1, 2, 3]
+    assert videos[0].caption == "我希望我们能开启一段王朝\n！"
+    assert videos[1].caption == "第一行\n第二行 #美食"
+    assert videos[1].topic_tags == ("美食", "家常菜")
+    assert (videos[1].category_id, videos[1].category, videos[1].subcategory) == (3, "美食", "家常菜")
+    assert videos[1].cover_text == "封面"
+    # UNKNOWN names and negative ids are "no category"; an UNKNOWN cover is empty.
+    assert (videos[0].category, videos[0].subcategory, videos[0].cover_text) == ("明星娱乐", "", "")
+    assert (videos[2].category_id, videos[2].category, videos[2].caption) == (None, "", "")
+
+    joined = read_kuairec_videos(side, line_break=" ")
+    assert [v.caption for v in joined[:2]] == ["我希望我们能开启一段王朝 ！", "第一行 第二行 #美食"]
+
+
+def test_kuairec_loader_item_features_from_the_shared_reader(kuairec_dir: Path):
+    log, tags, titles, groups = data.load_kuairec(kuairec_dir)
+    assert len(log) == 2
+    assert tags[2] == {"cat:美食": 1.0, "cat:家常菜": 1.0, "#美食": 1.0, "#家常菜": 1.0}
+    assert tags[3] == {}
+    assert titles[1] == "我希望我们能开启一段王朝 ！"  # one line
+    assert titles[3] == "视频3"
+    assert groups == {1: "明星娱乐", 2: "美食", 3: ""}

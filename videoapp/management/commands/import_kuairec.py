@@ -1,4 +1,4 @@
-"""``python manage.py import_kuairec``: the demo catalogue from KuaiRec (see videoapp/services/demo.py)."""
+"""``python manage.py import_kuairec``: the demo catalogue from KuaiRec (see videoapp/services/demo/)."""
 
 from pathlib import Path
 
