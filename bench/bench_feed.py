@@ -145,6 +145,8 @@ def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
                     match = SOURCE.match(body)
                     source = match.group(1).decode() if match else json.loads(body)["source"]
                     local_sources[source] = local_sources.get(source, 0) + 1
+                    # Items served (a feed that ran dry answers fast and would flatter the figures).
+                    local_sources["items"] = local_sources.get("items", 0) + body.count(b'{"video":')
             except (OSError, http.client.HTTPException, ValueError):
                 ok = False
             local.append(time.perf_counter() - started)
@@ -206,6 +208,8 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=1000, help="distinct logged-in viewers the clients rotate")
     parser.add_argument("--size", type=int, default=20, help="feed page size")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of feed traffic before measuring")
+    parser.add_argument("--keep-redis", action="store_true",
+                        help="do not empty the Redis database first (REDIS_URL must be the bench's own)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -216,6 +220,16 @@ def main() -> None:
                 "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0", "LOG_LEVEL": "WARNING"})
     env.setdefault("DATA_DIR", "/tmp/bench_feed_data")
     timings = setup(env) if args.setup else {}
+    if not args.keep_redis:
+        # Every run starts with no viewer having seen anything (exposure filters, served queues,
+        # caches): the bench's own Redis database, so runs do not drain each other's feeds.
+        import redis
+
+        client = redis.Redis.from_url(env["REDIS_URL"])
+        if client.connection_pool.connection_kwargs.get("db", 0) == 0:
+            sys.exit("the bench empties its Redis database first: give it its own (REDIS_URL=redis://…/2) "
+                     "or pass --keep-redis")
+        client.flushdb()
     tokens = viewer_tokens(env, args.viewers)
     server = start_server(env, args.port, args.workers, args.worker_class, args.threads)
     try:
@@ -254,6 +268,9 @@ def main() -> None:
     for name, r in (("live", live_r), ("feed", feed_r)):
         print(f"{name:5s} requests={r['requests']:6d} rps={r['rps']:8.1f} p50={r['p50_ms']:7.1f} ms "
               f"p99={r['p99_ms']:7.1f} ms errors={r['errors']} {r['sources'] or ''}")
+        if r["sources"]:
+            answers = sum(v for k, v in r["sources"].items() if k != "items")
+            print(f"      items per feed answer: {r['sources'].get('items', 0) / max(answers, 1):.1f}")
         print("      CPU per request: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r["cpu_ms"].items()))
     print(f"feed answers ranked afresh (queue written) during the measured phases: {report['queue_writes']} "
           f"of {feed_r['requests']}; serve-script calls {report['serve_calls']}")

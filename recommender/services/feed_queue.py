@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -80,9 +81,9 @@ SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itsel
 # request.  (Keys not passed in KEYS are fine on a single Redis; a Redis Cluster would need hash tags.)
 # An entry is "video_id|owner_id|bit,bit,...|[video_id,channel,version]|{item JSON without the card}".
 # Reply: {2} = token not cached; {0, uid} = queue to rebuild;
-#        {1, uid, body head, cold start (0/1), id, item, id, item, ...}
-# where the body head is the answer up to and including the results whose cards were in Redis,
-# and the (id, item) pairs are the items whose cards were not (the caller appends them).
+#        {1, uid, body head (the answer up to '"results":['), cold start (0/1), id, item, id, item, ...}
+# The caller puts each item's card in front of it (:func:`cards_json`): cards are not fetched here,
+# because copying them through Lua cost Redis more than all the rest of the script.
 SERVE_SCRIPT = FOLD_FUNCTION + r"""
 local uid = ARGV[12]
 if uid == '' then
@@ -173,26 +174,20 @@ if #chosen < size then
   end
   redis.call('HSET', mkey, 'cursor', cursor)
 end
-local parts, missing = {}, {}
+local out = {1, uid, '{' .. meta[3] .. ',"request_id":"' .. ARGV[4] .. '","page":' .. ARGV[3] .. ',"size":' ..
+  ARGV[2] .. ',"results":[', tonumber(meta[6]) or 0}
 if #chosen > 0 then
-  local positions, imps, cards = {}, {}, {}
+  local positions, imps = {}, {}
   for i, item in ipairs(chosen) do
     positions[i] = item[2]
     imps[i] = item[3]
-    cards[i] = 'rec:card:' .. item[1]
+    out[#out + 1] = item[1]
+    out[#out + 1] = item[4]
   end
   if redis.call('RPUSH', served, table.concat(positions, ',')) >= """ + str(SERVED_LOG_FOLD_AT) + r""" then
     fold(served, current, ttl)
   else
     redis.call('EXPIRE', served, ttl)
-  end
-  local found = redis.call('MGET', unpack(cards))
-  for i, item in ipairs(chosen) do
-    if found[i] then
-      parts[#parts + 1] = '{"video":' .. found[i] .. ',' .. string.sub(item[4], 2)
-    else
-      missing[#missing + 1] = item[1]; missing[#missing + 1] = item[4]
-    end
   end
   local record = '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[5] ..
     '","request_id":"' .. ARGV[4] .. '","surface":"feed","source":"' .. (meta[5] or '') ..
@@ -200,10 +195,6 @@ if #chosen > 0 then
   local length = redis.call('RPUSH', KEYS[3], record)
   if length > tonumber(ARGV[7]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1) end
 end
-local head = '{' .. meta[3] .. ',"request_id":"' .. ARGV[4] .. '","page":' .. ARGV[3] .. ',"size":' .. ARGV[2] ..
-  ',"results":[' .. table.concat(parts, ',')
-local out = {1, uid, head, tonumber(meta[6]) or 0}
-for _, value in ipairs(missing) do out[#out + 1] = value end
 return out
 """
 
@@ -442,9 +433,9 @@ class Served:
 
     status: str
     user_id: int | None = None
-    head: bytes = b""  # the answer up to the results found with their cards (no closing bracket)
+    head: bytes = b""  # the answer up to '"results":['
     cold_start: bool = False
-    missing: list[tuple[int, bytes]] = field(default_factory=list)  # (video id, item JSON) without a card
+    items: list[tuple[int, bytes]] = field(default_factory=list)  # (video id, item JSON without the card)
 
 
 _script_cache: dict[int, object] = {}
@@ -473,5 +464,38 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
         return Served("no-token")
     if reply[0] == 0:
         return Served("rebuild", user_id=int(reply[1]))
-    missing = [(int(reply[i]), reply[i + 1]) for i in range(4, len(reply), 2)]
-    return Served("served", user_id=int(reply[1]), head=reply[2], cold_start=bool(reply[3]), missing=missing)
+    items = [(int(reply[i]), reply[i + 1]) for i in range(4, len(reply), 2)]
+    return Served("served", user_id=int(reply[1]), head=reply[2], cold_start=bool(reply[3]), items=items)
+
+
+# Card JSON per process, for RECOMMENDER_LOCAL_CACHE_SECONDS (a like's count may lag by that much here;
+# visibility never does: that is the servable set's job).
+_card_bytes: dict[int, tuple[float, bytes]] = {}
+
+
+def cards_json(*, backend: BloomExposure, ids: list[int]) -> dict[int, bytes]:
+    """Card JSON of ``ids``: this process's copies, then the shared card cache (one MGET for the
+    rest); ids in neither are absent from the result (the caller reads them from the database)."""
+    ttl = float(getattr(settings, "RECOMMENDER_LOCAL_CACHE_SECONDS", 30))
+    now = time.monotonic()
+    out, wanted = {}, []
+    for video_id in ids:
+        hit = _card_bytes.get(video_id)
+        if hit is not None and now - hit[0] < ttl:
+            out[video_id] = hit[1]
+        else:
+            wanted.append(video_id)
+    if wanted:
+        if len(_card_bytes) > 50_000:
+            _card_bytes.clear()
+        for video_id, raw in zip(wanted, backend.client.mget([CARD_KEY.format(video_id=v) for v in wanted]),
+                                 strict=True):
+            if raw is not None:
+                out[video_id] = raw
+                _card_bytes[video_id] = (now, raw)
+    return out
+
+
+def card_bytes_forget() -> None:
+    """Forget this process's card copies (tests; ``serving_caches_clear``)."""
+    _card_bytes.clear()

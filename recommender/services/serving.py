@@ -195,6 +195,9 @@ def titles_for(*, ids: list[int]) -> dict[int, str]:
 def serving_caches_clear() -> None:
     """Forget every per-process cache (tests, or after a manual artefact switch)."""
     _stamp_cache[:] = [0.0, None]
+    from recommender.services.feed_queue import card_bytes_forget
+
+    card_bytes_forget()
     with _local_lock:
         _local.clear()
     _cards.clear()

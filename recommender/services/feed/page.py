@@ -352,19 +352,20 @@ def feed_answer_from_queue(*, page: int, size: int, user=None, token: str | None
         return None
     if served.status != "served":
         return None
-    results = [served.head]
-    if served.missing:  # cards dropped from Redis (a like, an edit, expiry): read them once, store them again
-        cards = cards_for(ids=[v for v, _item in served.missing], disliked_by=served.user_id)
-        _cards_put(backend, cards)
-        extra = [b'{"video":' + _json_bytes(cards[v]) + b"," + item[1:] for v, item in served.missing if v in cards]
-        if extra:
-            results.append(b"," + b",".join(extra) if not served.head.endswith(b"[") else b",".join(extra))
+    ids = [v for v, _item in served.items]
+    cards = feed_queue.cards_json(backend=backend, ids=ids)
+    missing = [v for v in ids if v not in cards]
+    if missing:  # cards dropped from Redis (a like, an edit, expiry): read them once, store them again
+        fetched = cards_for(ids=missing, disliked_by=served.user_id)
+        _cards_put(backend, fetched)
+        cards.update((v, _json_bytes(card)) for v, card in fetched.items())
+    results = b",".join(b'{"video":' + cards[v] + b"," + item[1:] for v, item in served.items if v in cards)
     suggested = b"[]"
     if page == 1 and served.cold_start:
         if user is None:
             user = get_user_model().objects.filter(pk=served.user_id).first()
         suggested = _json_bytes(suggested_users(user=user, limit=5))
-    return b"".join((*results, b'],"suggested_users":', suggested, b"}"))
+    return b"".join((served.head, results, b'],"suggested_users":', suggested, b"}"))
 
 
 def _cards_put(backend: BloomExposure, cards: dict[int, dict]) -> None:
