@@ -129,7 +129,10 @@ def run_phase(*, port: int, path_for, clients: int, duration: float) -> dict:
         rnd = random.Random(seed)
         local, local_errors, local_sources = [], 0, {}
         while time.monotonic() < stop_at:
-            path, headers = path_for(rnd)
+            target = path_for(rnd)
+            if target is None:  # the phase's list of requests is done
+                break
+            path, headers = target
             started = time.perf_counter()
             try:
                 # gunicorn's sync workers close the connection after each response: one per request.
@@ -239,11 +242,20 @@ def main() -> None:
         def feed(rnd):
             return f"/api/v1/feed?size={args.size}", {"Authorization": f"Token {rnd.choice(tokens)}"}
 
-        # Warm both (artefacts load once per worker process).  --warmup N drives the feed for N s
-        # first, so that the viewers' plans (built on their first request, then kept in Redis) and
-        # the card caches exist: the steady state of a site whose viewers come back.
-        for fn, seconds in ((live, 2.0), (feed, max(2.0, args.warmup))):
-            run_phase(port=args.port, path_for=fn, clients=4 if seconds <= 2 else args.clients, duration=seconds)
+        # Warm both (artefacts load once per worker process).  Then every viewer's first page (it
+        # ranks their feed and writes their served queue), then --warmup N seconds of feed traffic:
+        # the steady state of a site whose viewers come back, with its caches filled.
+        run_phase(port=args.port, path_for=live, clients=4, duration=2.0)
+        firsts = iter(tokens)
+        first_lock = threading.Lock()
+
+        def first_page(_rnd):
+            with first_lock:
+                token = next(firsts, None)
+            return (f"/api/v1/feed?size={args.size}", {"Authorization": f"Token {token}"}) if token else None
+
+        first = run_phase(port=args.port, path_for=first_page, clients=args.clients, duration=600)
+        run_phase(port=args.port, path_for=feed, clients=args.clients, duration=max(2.0, args.warmup))
         results = {"live": [], "feed": []}
         rankings_before, served_before = _redis_calls(env)
         for name, fn in (("live", live), ("feed", feed), ("live", live), ("feed", feed)):
@@ -261,6 +273,7 @@ def main() -> None:
         "p99_ratio": feed_r["p99_ms"] / live_r["p99_ms"],
         "setup_seconds": timings, "jobs": job_stats(env),
         "queue_writes": rankings_after - rankings_before, "serve_calls": served_after - served_before,
+        "first_pages": first,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -272,6 +285,8 @@ def main() -> None:
             answers = sum(v for k, v in r["sources"].items() if k != "items")
             print(f"      items per feed answer: {r['sources'].get('items', 0) / max(answers, 1):.1f}")
         print("      CPU per request: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r["cpu_ms"].items()))
+    print(f"first page of each viewer (ranked, queue written): {first['requests']} answers, "
+          f"p50 {first['p50_ms']:.1f} ms, p99 {first['p99_ms']:.1f} ms, errors {first['errors']}")
     print(f"feed answers ranked afresh (queue written) during the measured phases: {report['queue_writes']} "
           f"of {feed_r['requests']}; serve-script calls {report['serve_calls']}")
     print(f"feed/live throughput ratio {report['throughput_ratio']:.2f} (goal >= 0.7); "
