@@ -6,8 +6,10 @@ so each channel's list is put on a common scale before the weighted sum: min-max
 (``normalisation="minmax"``, the default) or reciprocal-rank fusion (``"rrf"``: the item at
 rank r gets ``(RRF_K + 1) / (RRF_K + r)``, best 1), which ignores the shape of a channel's
 score curve.  An item missing from a channel's list gets 0 from it.  Weights (and which
-normalisation) are tuned offline by :func:`tune_weights` on a validation split cut from the
-training data (never on the test split).
+normalisation) are tuned offline by :func:`tune_weights` on validation splits cut from the
+training data (never on the test split).  A learned fusion (a ranking model over per-channel
+rank / score / presence features) was tried and did not beat these weights on validation
+(``docs/recommender.md``), so the blend stays a weighted sum that serving can apply with no model.
 """
 
 from __future__ import annotations
@@ -309,6 +311,21 @@ def _ndcg_rows(blended: np.ndarray, relevant: Sequence[np.ndarray], k: int) -> f
         idcg = discounts[: min(len(rel), k)].sum()
         total += float((hits * discounts[: len(picked)]).sum() / idcg)
     return total / max(len(relevant), 1)
+
+
+def blend_ndcg(
+    *,
+    channel_matrices: Mapping[str, np.ndarray],
+    weights: Mapping[str, float],
+    relevant: Sequence[np.ndarray],
+    k: int = 10,
+) -> float:
+    """NDCG@k of the weighted sum of ``channel_matrices`` (from :func:`candidate_matrix`)."""
+    used = [name for name, weight in weights.items() if weight > 0 and name in channel_matrices]
+    if not used:
+        return 0.0
+    blended = sum(weights[name] * channel_matrices[name] for name in used)
+    return _ndcg_rows(np.asarray(blended), relevant, k)
 
 
 def tune_weights(

@@ -3,6 +3,7 @@
 * :class:`ItemCF` - item-item cosine, top-K neighbours per item.
 * :class:`UserCF` - user-user cosine, top-K neighbours per user.
 * :class:`EASE` - Steck's closed-form linear item model (ridge regression with a zero diagonal).
+* :class:`RP3Beta` - three-step random walk user -> item -> user -> item, popularity-penalised.
 * :class:`ContentChannel` - cosine between a user's tag interests and items' TF-IDF tag vectors.
 * :class:`recommender.hot.HotChannel` - time-decayed engagement, global and per group.
 
@@ -331,6 +332,94 @@ class EASE(_HistoryChannel):
         return self
 
 
+class RP3Beta(_HistoryChannel):
+    """RP3beta (Paudel et al., ACM TIIS 2017): a three-step random walk, popularity-penalised.
+
+    Item-to-item weight ``W[i, j] = sum_u P(u | i)^alpha P(j | u)^alpha / pop(j)^beta``: the
+    probability of walking from item i to a user who has it and on to item j, each step's
+    transition probability raised to ``alpha`` (below 1 flattens it), divided by j's popularity
+    (number of users) to the power ``beta`` so that the walk does not always end on blockbusters.
+    Each item keeps its ``k`` largest weights; score = ``x_u W``.  The items x items product is
+    built ``chunk`` rows at a time (a dense ``chunk x n_items`` block), never whole.
+    """
+
+    name = "rp3"
+
+    def __init__(self, *, alpha: float = 0.5, beta: float = 0.5, k: int = 100, chunk: int = 512) -> None:
+        if alpha <= 0 or beta < 0 or k <= 0 or chunk <= 0:
+            raise ValueError("alpha, k and chunk must be positive; beta must be >= 0")
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+        self.chunk = chunk
+
+    def params(self) -> dict:
+        return {"alpha": self.alpha, "beta": self.beta, "k": self.k}
+
+    @classmethod
+    def param_grid(cls) -> list[dict]:
+        return [{"alpha": a, "beta": b, "k": 100} for a in (0.5, 1.0) for b in (0.3, 0.5)]
+
+    def fit(self, interactions: Interactions) -> RP3Beta:
+        self.user_items = interactions.matrix.tocsr()
+        positive = self.user_items.multiply(self.user_items > 0).tocsr().astype(np.float64)
+        user_to_item = _l1_rows(positive).power(self.alpha).tocsr()  # P(j | u)^alpha
+        item_to_user = _l1_rows(positive.T.tocsr()).power(self.alpha).tocsr()  # P(u | i)^alpha
+        popularity = np.asarray((positive > 0).sum(axis=0), dtype=np.float64).ravel()
+        penalty = np.where(popularity > 0, np.maximum(popularity, 1.0) ** -self.beta, 0.0)
+        n_items = positive.shape[1]
+        k = min(self.k, max(n_items - 1, 1))
+        rows, cols, vals = [], [], []
+        for start in range(0, n_items, self.chunk):
+            stop = min(start + self.chunk, n_items)
+            block = (item_to_user[start:stop] @ user_to_item).toarray() * penalty[None, :]
+            block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # no self-loops
+            top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            weights = np.take_along_axis(block, top, axis=1)
+            keep = weights > 0
+            rows.append(np.repeat(np.arange(start, stop), keep.sum(axis=1)))
+            cols.append(top[keep])
+            vals.append(weights[keep])
+        self.weights = sp.csr_matrix(
+            (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n_items, n_items),
+        )
+        self._by_target = None
+        return self
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        return np.asarray((self._rows(user_rows) @ self.weights).toarray(), dtype=np.float32)
+
+    def similar_items(self, item: int, n: int = 10) -> list[tuple[int, float]]:
+        start, stop = self.weights.indptr[item], self.weights.indptr[item + 1]
+        cols, vals = self.weights.indices[start:stop], self.weights.data[start:stop]
+        order = np.lexsort((cols, -vals))[:n]
+        return [(int(cols[i]), float(vals[i])) for i in order]
+
+    def explain(self, user: int, item: int) -> dict:
+        if self._by_target is None:
+            self._by_target = self.weights.tocsc()
+        column = np.asarray(self._by_target[:, item].todense()).ravel()
+        anchor = _top_contributor(self.user_items[user], column)
+        return {"kind": "item", "item": anchor} if anchor is not None else {"kind": "model"}
+
+    def _save_arrays(self, path: Path) -> None:
+        arrays: dict = {}
+        _save_csr(arrays, "user_items", self.user_items)
+        _save_csr(arrays, "weights", self.weights)
+        np.savez(path / "arrays.npz", **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RP3Beta:
+        meta = _read_meta(Path(path), cls.name)
+        self = cls(alpha=meta["alpha"], beta=meta["beta"], k=meta["k"])
+        with np.load(Path(path) / "arrays.npz") as arrays:
+            self.user_items = _load_csr(arrays, "user_items")
+            self.weights = _load_csr(arrays, "weights")
+        self._by_target = None
+        return self
+
+
 def tfidf_rows(features: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     """TF-IDF weight and L2-normalise item feature rows; returns (rows, idf)."""
     features = sp.csr_matrix(features, dtype=np.float64)
@@ -418,6 +507,13 @@ class ContentChannel(RecallChannel):
         return self
 
 
+def _l1_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to sum 1 (transition probabilities); empty rows stay empty."""
+    sums = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+    sums[sums == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / sums) @ matrix)
+
+
 def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
@@ -428,7 +524,7 @@ def channel_classes() -> dict[str, type[RecallChannel]]:
     """Every built-in channel by name (the TensorFlow one is added lazily by the caller)."""
     from recommender.hot import HotChannel
 
-    return {cls.name: cls for cls in (ItemCF, UserCF, EASE, ContentChannel, HotChannel)}
+    return {cls.name: cls for cls in (ItemCF, UserCF, EASE, RP3Beta, ContentChannel, HotChannel)}
 
 
 def load_channel(path: str | Path) -> RecallChannel:

@@ -14,9 +14,12 @@ Protocol: full ranking over every item seen in train, the user's train items exc
 in train cannot be ranked and are dropped from the relevant sets; a test row whose item is
 also in the user's train rows (a duplicate) is dropped too.
 
-Hyper-parameters (each channel's ``param_grid``), the blend weights and the blend's score
-normalisation (min-max or reciprocal rank) are tuned on a
-validation split cut from the TRAIN rows the same way (seed + 1); the test split is used once.
+Hyper-parameters (each channel's ``param_grid``) are tuned on a validation split cut from the
+TRAIN rows the same way (seed + 1); the blend weights and the blend's score normalisation (min-max
+or reciprocal rank) on that split and a second one (seed + 2, ``--validation-folds``); the blend is
+kept only if weights tuned the same way on less data (the first split's inner rows split again,
+seed + 3) still beat the best single channel on the first split (``--no-carry-over-check`` skips
+that).  The test split is used once.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import scipy.sparse as sp
 
 from recommender import data
 from recommender.base import Interactions, RecallChannel, top_n
-from recommender.blend import NORMALISATIONS, blend_candidates, candidate_matrix, tune_weights
+from recommender.blend import NORMALISATIONS, blend_candidates, blend_ndcg, candidate_matrix, tune_weights
 from recommender.channels import channel_classes
 from recommender.metrics import evaluate_rankings
 
@@ -43,7 +46,7 @@ DATASET_DIRS = {
     "movielens-small": ["data/ml-latest-small", "../shared/data/ml-latest-small"],
     "kuairec": ["demo/kuairec", "data/kuairec", "../shared/data/kuairec"],
 }
-DEFAULT_CHANNELS = ("itemcf", "usercf", "ease", "content", "hot", "tf")
+DEFAULT_CHANNELS = ("itemcf", "usercf", "ease", "rp3", "content", "hot", "tf")
 
 # How raw rows become events per kind of file: ratings are plain positives; watch logs go
 # through the view pipeline.  Row-order "timestamps" carry no clock, so the clock-based steps
@@ -248,6 +251,16 @@ def available_channels(names: Sequence[str], interactions: Interactions) -> dict
     return out
 
 
+def _stack_rows(blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows of several folds' candidate matrices in one matrix (narrower ones padded with zeros).
+
+    Folds have different item columns, but a row only ever refers to its own fold's columns, and
+    NDCG is computed per row: stacking the users of two folds averages the metric over both.
+    """
+    width = max(block.shape[1] for block in blocks)
+    return np.vstack([np.pad(block, ((0, 0), (0, width - block.shape[1]))) for block in blocks])
+
+
 def tune(
     dataset: Dataset,
     train: data.RatingsLog,
@@ -259,16 +272,36 @@ def tune(
     min_relevance: float | None,
     seed: int,
     progress: bool,
+    validation_folds: int = 1,
+    carry_over_check: bool = False,
 ) -> tuple[dict[str, dict], dict[str, float], dict]:
-    """Pick each channel's params and the blend weights on a validation split of ``train``."""
-    inner_idx, val_idx = split_per_user(train, seed=seed + 1)
-    fold = make_fold(
-        dataset, train.take(inner_idx), train.take(val_idx), config=config, min_relevance=min_relevance
-    )
+    """Pick each channel's params and the blend weights on validation splits of ``train``.
+
+    Validation fold ``f`` is ``split_per_user(train, seed=seed + 1 + f)``: the held-out rows are
+    cut from ``train``, never from the test split.  Channel params are chosen on the first fold;
+    with ``validation_folds`` > 1 each channel is refitted with its chosen params on the other
+    folds and the blend weights (and normalisation) maximise the NDCG over the users of all
+    folds together, which makes the weights less dependent on one random cut.
+
+    With ``carry_over_check``, a blend of 2+ channels is kept only if :func:`carry_over` (the same
+    weight search one level down, on a split of the first fold's inner rows, seed
+    ``seed + 1 + validation_folds``) beats the first fold's best single channel on that fold by
+    ``CARRY_OVER_MIN_GAIN``; otherwise the weights fall back to that channel alone.
+    """
+    if validation_folds < 1:
+        raise ValueError("validation_folds must be >= 1")
+    folds, inner_rows = [], []
+    for f in range(validation_folds):
+        inner_idx, val_idx = split_per_user(train, seed=seed + 1 + f)
+        inner_rows.append(train.take(inner_idx))
+        folds.append(
+            make_fold(dataset, inner_rows[-1], train.take(val_idx), config=config, min_relevance=min_relevance)
+        )
+    fold = folds[0]
     classes = available_channels(names, fold.interactions)
     best_params: dict[str, dict] = {}
-    tops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    report: dict = {"validation_users": len(fold.users), "channels": {}}
+    tops: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    report: dict = {"validation_users": len(fold.users), "validation_folds": validation_folds, "channels": {}}
     for name, cls in classes.items():
         grid = cls.param_grid() if hasattr(cls, "param_grid") else [{}]
         best = (-1.0, {}, None)
@@ -285,24 +318,123 @@ def tune(
             continue
         best_params[name] = best[1]
         report["channels"][name] = {"params": best[1], "ndcg": round(best[0], 4)}
-        tops[name] = best[2]
+        tops[name] = [best[2]]
+    for number, extra in enumerate(folds[1:], start=2):
+        for name in list(tops):
+            channel, _ = _fit(classes[name], best_params[name], extra.interactions)
+            if channel is None:  # cannot happen after a fit on the first fold, but never half-blend
+                del tops[name]
+                continue
+            items, scores = rank(channel, extra, n=n_candidates, progress=progress, desc=f"val{number} {name}")
+            ndcg = metrics_from_top(extra, items, scores, k)["ndcg"]
+            log(f"  validation fold {number} {name}: ndcg@{k}={ndcg:.4f}")
+            report["channels"][name].setdefault("ndcg_other_folds", []).append(round(ndcg, 4))
+            tops[name].append((items, scores))
     if not tops:
         return best_params, {}, report
+    relevant = [rel for f in folds for rel in f.relevant]
     # The score normalisation is a blend hyper-parameter like the weights: each one gets its own
     # weight search and the better validation NDCG wins (min-max on a tie: it is the default).
     best_blend: tuple[float, dict[str, float], str] | None = None
     for normalisation in NORMALISATIONS:
         matrices = {
-            name: candidate_matrix(items, scores, fold.interactions.n_items, normalisation=normalisation)
-            for name, (items, scores) in tops.items()
+            name: _stack_rows(
+                [
+                    candidate_matrix(items, scores, f.interactions.n_items, normalisation=normalisation)
+                    for f, (items, scores) in zip(folds, per_fold, strict=True)
+                ]
+            )
+            for name, per_fold in tops.items()
         }
-        weights, val_ndcg = tune_weights(channel_matrices=matrices, relevant=fold.relevant, k=k)
+        weights, val_ndcg = tune_weights(channel_matrices=matrices, relevant=relevant, k=k)
         log(f"  validation blend ({normalisation}) weights {weights}: ndcg@{k}={val_ndcg:.4f}")
         if best_blend is None or val_ndcg > best_blend[0]:
             best_blend = (val_ndcg, weights, normalisation)
     val_ndcg, weights, normalisation = best_blend
     report["blend"] = {"weights": weights, "normalisation": normalisation, "ndcg": round(val_ndcg, 4)}
+    if carry_over_check and sum(w > 0 for w in weights.values()) > 1:
+        first = {
+            name: candidate_matrix(*per_fold[0], fold.interactions.n_items, normalisation=normalisation)
+            for name, per_fold in tops.items()
+        }
+        singles = {
+            name: blend_ndcg(channel_matrices=first, weights={name: 1.0}, relevant=fold.relevant, k=k) for name in first
+        }
+        anchor = max(first, key=lambda name: (singles[name], name))
+        check = carry_over(
+            dataset,
+            inner_rows[0],
+            first,
+            fold,
+            names=[name for name, w in weights.items() if w > 0],
+            classes=classes,
+            params=best_params,
+            normalisation=normalisation,
+            k=k,
+            n_candidates=n_candidates,
+            config=config,
+            min_relevance=min_relevance,
+            seed=seed + 1 + validation_folds,
+            progress=progress,
+        )
+        check["single"] = {"channel": anchor, "ndcg": round(singles[anchor], 4)}
+        check["accepted"] = check["ndcg"] > singles[anchor] * (1 + CARRY_OVER_MIN_GAIN)
+        log(
+            f"  carry-over check: weights tuned on less data give ndcg@{k}={check['ndcg']:.4f} on the "
+            f"validation fold, {anchor} alone {singles[anchor]:.4f}: "
+            + ("blend kept" if check["accepted"] else f"blend dropped, {anchor} alone")
+        )
+        report["blend"]["carry_over"] = check
+        if not check["accepted"]:
+            weights = {name: (1.0 if name == anchor else 0.0) for name in weights}
+            report["blend"]["weights"] = weights
     return best_params, weights, report
+
+
+# A blend must beat the best single channel by this much (relative) in the carry-over check, the
+# same margin a weight needs in ``tune_weights``.
+CARRY_OVER_MIN_GAIN = 0.0025
+
+
+def carry_over(
+    dataset: Dataset,
+    inner: data.RatingsLog,
+    fold_matrices: dict[str, np.ndarray],
+    fold: Fold,
+    *,
+    names: Sequence[str],
+    classes: dict[str, type],
+    params: dict[str, dict],
+    normalisation: str,
+    k: int,
+    n_candidates: int,
+    config: data.DenoiseConfig,
+    min_relevance: float | None,
+    seed: int,
+    progress: bool,
+) -> dict:
+    """Blend weights tuned one level down, scored on the validation fold.
+
+    The test-time blend uses weights tuned on channels fitted to less data (a validation fold's
+    inner rows) on channels refitted to all train rows; channels that scale well with data (EASE)
+    gain on the others, so weights that win on validation can lose on test.  This repeats that
+    step inside the train rows: split the fold's ``inner`` rows again (``seed``), fit ``names``
+    there with their chosen ``params``, tune the weights on that smaller split, and apply them to
+    the fold's own candidate matrices (``fold_matrices``, channels fitted on ``inner``).
+    Returns ``{"weights": ..., "ndcg": ...}`` (the NDCG of those weights on ``fold``).
+    """
+    inner_idx, val_idx = split_per_user(inner, seed=seed)
+    small = make_fold(dataset, inner.take(inner_idx), inner.take(val_idx), config=config, min_relevance=min_relevance)
+    small_matrices = {}
+    for name in names:
+        channel, _ = _fit(classes[name], params.get(name, {}), small.interactions)
+        if channel is None:
+            continue
+        items, scores = rank(channel, small, n=n_candidates, progress=progress, desc=f"carry-over {name}")
+        small_matrices[name] = candidate_matrix(items, scores, small.interactions.n_items, normalisation=normalisation)
+    weights, _ = tune_weights(channel_matrices=small_matrices, relevant=small.relevant, k=k)
+    ndcg = blend_ndcg(channel_matrices=fold_matrices, weights=weights, relevant=fold.relevant, k=k)
+    return {"weights": weights, "ndcg": round(ndcg, 4)}
 
 
 def evaluate(
@@ -320,12 +452,15 @@ def evaluate(
     progress: bool = True,
     blend: bool = True,
     fixed_params: dict[str, dict] | None = None,
+    validation_folds: int = 2,
+    carry_over_check: bool = True,
 ) -> list[dict]:
     """Fit every channel on ``train``, rank for the ``test`` users, return one result dict each.
 
     Also returns a ``blend`` row (when ``blend`` and 2+ channels are available) whose weights
-    were tuned on a validation split of ``train``.  ``fixed_params`` (per channel) are used as
-    they are when tuning is off.
+    were tuned on ``validation_folds`` validation splits of ``train`` and, with
+    ``carry_over_check``, kept only if weights tuned the same way on less data carry over (see
+    :func:`tune`).  ``fixed_params`` (per channel) are used as they are when tuning is off.
     """
     config = config or dataset.config
     n_candidates = max(n_candidates, k)
@@ -344,6 +479,8 @@ def evaluate(
             min_relevance=min_relevance,
             seed=seed,
             progress=progress,
+            validation_folds=validation_folds if blend else 1,
+            carry_over_check=blend and carry_over_check,
         )
         normalisation = report.get("blend", {}).get("normalisation", normalisation)
     fold = make_fold(dataset, train, test, config=config, min_relevance=min_relevance)
@@ -388,6 +525,7 @@ def evaluate(
             **metrics_from_top(fold, items, scores, k),
             "fit_seconds": round(sum(r["fit_seconds"] for r in results) + time.perf_counter() - started, 3),
             "params": {"weights": weights, "normalisation": normalisation},
+            "validation": report.get("blend") if tune_on_validation else None,
         }
         results.append(row)
         log(f"blend ({normalisation}): ndcg@{k}={row['ndcg']:.4f} recall={row['recall']:.4f} weights={weights}")
@@ -491,6 +629,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--candidates", type=int, default=200, help="top-N per channel fed to the blend")
     parser.add_argument("--no-tune", action="store_true", help="default params and equal blend weights")
+    parser.add_argument(
+        "--validation-folds",
+        type=int,
+        default=2,
+        help="validation splits of the train rows the blend weights are tuned on (default 2; params: the first)",
+    )
+    parser.add_argument(
+        "--no-carry-over-check",
+        action="store_true",
+        help="keep the tuned blend without checking that weights tuned on less data still beat the best channel",
+    )
     parser.add_argument("--no-blend", action="store_true")
     parser.add_argument("--ablation", action="store_true", help="quality with each de-noising step off")
     parser.add_argument("--seed", type=int, default=42)
@@ -542,6 +691,8 @@ def run(options: argparse.Namespace | dict) -> list[dict]:
             seed=opts["seed"],
             progress=progress,
             blend=not opts.get("no_blend"),
+            validation_folds=opts.get("validation_folds", 2),
+            carry_over_check=not opts.get("no_carry_over_check"),
         )
     print_rows(rows, as_json=bool(opts.get("json")), k=opts["k"])
     return rows

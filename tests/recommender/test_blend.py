@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from recommender.blend import (
     Candidate,
     blend_candidates,
+    blend_ndcg,
     candidate_matrix,
     normalise_scores,
     rank_scores,
@@ -151,6 +152,26 @@ def test_tune_weights_finds_the_useful_channel():
     weights, ndcg = tune_weights(channel_matrices=mats, relevant=relevant, k=5)
     assert weights["good"] == 1.0 and weights["noise"] < 1.0
     assert ndcg == pytest.approx(1.0)
+
+
+def test_blend_ndcg_scores_the_weighted_sum():
+    # Two users, one relevant item each; "a" ranks it first for user 0, "b" for user 1.
+    relevant = [np.array([0]), np.array([1])]
+    a = np.array([[1.0, 0.5, 0.0], [0.0, 0.5, 1.0]], dtype=np.float32)
+    b = np.array([[0.2, 0.5, 1.0], [0.5, 1.0, 0.0]], dtype=np.float32)
+    mats = {"a": a, "b": b}
+    first_hit = 1.0
+    third_hit = 1.0 / np.log2(4)
+    assert blend_ndcg(channel_matrices=mats, weights={"a": 1.0}, relevant=relevant, k=3) == pytest.approx(
+        (first_hit + 1.0 / np.log2(3)) / 2
+    )
+    assert blend_ndcg(channel_matrices=mats, weights={"b": 1.0}, relevant=relevant, k=3) == pytest.approx(
+        (third_hit + first_hit) / 2
+    )
+    # Zero and unknown weights are ignored; no channel at all scores 0.
+    both = blend_ndcg(channel_matrices=mats, weights={"a": 1.0, "b": 0.0, "c": 2.0}, relevant=relevant, k=3)
+    assert both == blend_ndcg(channel_matrices=mats, weights={"a": 1.0}, relevant=relevant, k=3)
+    assert blend_ndcg(channel_matrices=mats, weights={"a": 0.0}, relevant=relevant, k=3) == 0.0
 
 
 channel_lists = st.lists(st.tuples(st.integers(0, 40), st.floats(-5, 5, allow_nan=False)), max_size=30)

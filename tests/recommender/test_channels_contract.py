@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.base import Interactions, RecallChannel
-from recommender.channels import EASE, ContentChannel, ItemCF, UserCF, load_channel
+from recommender.channels import EASE, ContentChannel, ItemCF, RP3Beta, UserCF, channel_classes, load_channel
 from recommender.hot import HotChannel
 
 
@@ -56,6 +56,7 @@ FACTORIES = {
     "itemcf": lambda: ItemCF(k=5),
     "usercf": lambda: UserCF(k=5),
     "ease": lambda: EASE(lam_scale=1.0),
+    "rp3": lambda: RP3Beta(k=5),
     "content": lambda: ContentChannel(),
     "hot": lambda: HotChannel(),
 }
@@ -102,7 +103,11 @@ def test_channel_contract(name, factory, tmp_path):
     assert loaded.recommend(0, n=5, exclude=seen) == pytest.approx(recs)
 
 
-@pytest.mark.parametrize("cls", [ItemCF, UserCF, EASE])
+def test_every_registered_channel_runs_through_the_contract():
+    assert set(channel_classes()) == set(FACTORIES)
+
+
+@pytest.mark.parametrize("cls", [ItemCF, UserCF, EASE, RP3Beta])
 def test_cf_channels_recommend_within_the_users_taste_cluster(cls):
     data = _toy_interactions()
     channel = (cls(k=5) if cls is not EASE else cls(lam_scale=1.0)).fit(data)
@@ -170,3 +175,24 @@ def test_property_recommendations_have_no_duplicates_and_no_excluded_items(name,
     assert len(items) == len(set(items)) <= n
     assert not set(items) & exclude
     assert all(0 <= i < 21 for i in items)
+
+
+def test_rp3_penalises_popular_targets_with_beta():
+    """Beta = 0 is the plain random walk; a larger beta moves weight away from popular items."""
+    data = _toy_interactions()
+    popularity = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
+    plain = RP3Beta(beta=0.0, k=20).fit(data).weights.toarray()
+    penalised = RP3Beta(beta=1.0, k=20).fit(data).weights.toarray()
+    np.testing.assert_allclose(penalised, plain / np.maximum(popularity, 1)[None, :], rtol=1e-5, atol=1e-7)
+    assert np.all(np.diag(plain) == 0)
+    # alpha = 1: each row of the walk is a probability distribution (no item left out by k).
+    walk = RP3Beta(alpha=1.0, beta=0.0, k=20).fit(data).weights.toarray()
+    np.testing.assert_allclose(walk.sum(axis=1)[:20], 1.0 - _self_return(data), rtol=1e-5)
+
+
+def _self_return(data) -> np.ndarray:
+    """Probability that the two-step walk item -> user -> item comes back to the start item."""
+    x = data.matrix.toarray()[:, :20]
+    p_user_given_item = x / x.sum(axis=0, keepdims=True)
+    p_item_given_user = x / x.sum(axis=1, keepdims=True)
+    return np.einsum("ui,ui->i", p_user_given_item, p_item_given_user)

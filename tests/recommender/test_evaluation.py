@@ -82,6 +82,131 @@ def test_end_to_end_on_csv_files(tmp_path: Path, capsys):
     assert by["blend"]["params"]["normalisation"] in ("minmax", "rrf")
 
 
+def test_tuning_never_reads_the_test_split(monkeypatch):
+    """Params and blend weights come from the train rows alone: the test rows never reach tune(),
+    and replacing every test row by other rows leaves the tuned params and weights unchanged."""
+    log = _log(n_users=60, per_user=14)
+    train_idx, test_idx = evaluation.split_per_user(log, seed=42)
+    train, test = log.take(train_idx), log.take(test_idx)
+    seen = []
+    real_tune = evaluation.tune
+
+    def spy(dataset, rows, **kwargs):
+        seen.append(rows)
+        return real_tune(dataset, rows, **kwargs)
+
+    monkeypatch.setattr(evaluation, "tune", spy)
+    ds = evaluation.Dataset("t", log)
+    kwargs = {"names": ["itemcf", "usercf", "ease", "hot"], "k": 5, "progress": False}
+    first = evaluation.evaluate(ds, train, test, **kwargs)
+    tuned_pairs = set(zip(seen[0].user.tolist(), seen[0].item.tolist(), strict=True))
+    assert tuned_pairs == set(zip(train.user.tolist(), train.item.tolist(), strict=True))
+    assert not tuned_pairs & set(zip(test.user.tolist(), test.item.tolist(), strict=True))
+    # Other test rows: each user's held-out items swapped for items of the other taste cluster.
+    rng = np.random.default_rng(5)
+    other = data.RatingsLog(test.user, rng.integers(0, 30, size=len(test)), test.rating, test.timestamp)
+    second = evaluation.evaluate(ds, train, other, **kwargs)
+    assert [r["params"] for r in first] == [r["params"] for r in second]
+    assert [r["ndcg"] for r in first] != [r["ndcg"] for r in second]  # the test rows did change
+
+
+def test_blend_weights_can_be_tuned_on_two_validation_folds():
+    log = _log(n_users=60, per_user=14)
+    train = log.take(evaluation.split_per_user(log, seed=42)[0])
+    ds = evaluation.Dataset("t", log)
+    common = {
+        "names": ["itemcf", "ease", "hot"],
+        "k": 5,
+        "n_candidates": 20,
+        "config": ds.config,
+        "min_relevance": None,
+        "seed": 42,
+        "progress": False,
+    }
+    params, weights, report = evaluation.tune(ds, train, validation_folds=2, **common)
+    assert report["validation_folds"] == 2 and set(weights) == {"itemcf", "ease", "hot"}
+    for channel in report["channels"].values():
+        assert len(channel["ndcg_other_folds"]) == 1 and 0.0 <= channel["ndcg_other_folds"][0] <= 1.0
+    single_params, _, single_report = evaluation.tune(ds, train, validation_folds=1, **common)
+    assert single_params == params  # channel params always come from the first fold
+    assert "ndcg_other_folds" not in single_report["channels"]["ease"]
+    # The blend is scored over the users of both folds, so its figure differs from one fold's.
+    assert report["blend"]["ndcg"] != single_report["blend"]["ndcg"]
+    with pytest.raises(ValueError, match="validation_folds"):
+        evaluation.tune(ds, train, validation_folds=0, **common)
+
+
+@pytest.mark.parametrize(("carried_ndcg", "kept"), [(0.0, False), (1.0, True)])
+def test_a_blend_that_does_not_carry_over_falls_back_to_the_best_channel(monkeypatch, carried_ndcg, kept):
+    log = _log(n_users=60, per_user=14)
+    train = log.take(evaluation.split_per_user(log, seed=42)[0])
+    ds = evaluation.Dataset("t", log)
+    names = ["itemcf", "ease", "hot"]
+    # Force a three-channel blend, and decide what the check one level down reports.
+    monkeypatch.setattr(evaluation, "tune_weights", lambda **kw: (dict.fromkeys(kw["channel_matrices"], 1.0), 0.5))
+    calls = []
+
+    def fake_carry_over(dataset, inner, fold_matrices, fold, **kwargs):
+        calls.append((inner, kwargs["names"], kwargs["seed"]))
+        return {"weights": {}, "ndcg": carried_ndcg}
+
+    monkeypatch.setattr(evaluation, "carry_over", fake_carry_over)
+    _, weights, report = evaluation.tune(
+        ds,
+        train,
+        names=names,
+        k=5,
+        n_candidates=20,
+        config=ds.config,
+        min_relevance=None,
+        seed=42,
+        progress=False,
+        validation_folds=2,
+        carry_over_check=True,
+    )
+    (inner, checked, seed), = calls
+    assert sorted(checked) == sorted(names) and seed == 42 + 1 + 2
+    assert len(inner) < len(train)  # one level down: the first fold's inner rows
+    check = report["blend"]["carry_over"]
+    assert check["accepted"] is kept
+    best = check["single"]["channel"]
+    assert weights == (dict.fromkeys(names, 1.0) if kept else {n: float(n == best) for n in names})
+    assert report["blend"]["weights"] == weights
+
+
+def test_carry_over_tunes_on_a_split_of_the_inner_rows_only():
+    log = _log(n_users=60, per_user=14)
+    ds = evaluation.Dataset("t", log)
+    train = log.take(evaluation.split_per_user(log, seed=42)[0])
+    inner_idx, val_idx = evaluation.split_per_user(train, seed=43)
+    inner = train.take(inner_idx)
+    fold = evaluation.make_fold(ds, inner, train.take(val_idx), config=ds.config, min_relevance=None)
+    classes = {"itemcf": evaluation.channel_factory("itemcf"), "hot": evaluation.channel_factory("hot")}
+    matrices = {}
+    for name, cls in classes.items():
+        items, scores = evaluation.rank(cls().fit(fold.interactions), fold, n=20, progress=False)
+        matrices[name] = evaluation.candidate_matrix(items, scores, fold.interactions.n_items)
+    check = evaluation.carry_over(
+        ds,
+        inner,
+        matrices,
+        fold,
+        names=list(classes),
+        classes=classes,
+        params={},
+        normalisation="minmax",
+        k=5,
+        n_candidates=20,
+        config=ds.config,
+        min_relevance=None,
+        seed=45,
+        progress=False,
+    )
+    assert set(check["weights"]) == set(classes) and 0.0 < check["ndcg"] <= 1.0
+    expected = evaluation.blend_ndcg(channel_matrices=matrices, weights=check["weights"], relevant=fold.relevant, k=5)
+    assert check["ndcg"] == pytest.approx(expected, abs=1e-4)
+
+
 def test_train_items_are_excluded_and_unseen_test_items_dropped():
     log = _log()
     train_idx, test_idx = evaluation.split_per_user(log, seed=3)
