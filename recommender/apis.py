@@ -121,10 +121,15 @@ class FeedApi(APIView):
             accept and "json" not in accept and "*/*" not in accept
         ):
             return None
-        if set(request.GET) - {"page", "size"}:
-            return None
-        page = _fast_int(request.GET.get("page"), 1, 1, 1000)
-        size = _fast_int(request.GET.get("size"), 20, 1, 50)
+        raw: dict[str, str] = {}
+        for part in request.META.get("QUERY_STRING", "").split("&"):
+            if part:
+                key, _, value = part.partition("=")
+                if key not in ("page", "size") or key in raw:
+                    return None
+                raw[key] = value
+        page = _fast_int(raw.get("page"), 1, 1, 1000)
+        size = _fast_int(raw.get("size"), 20, 1, 50)
         if page is None or size is None:
             return None
         return feed_services.feed_answer_from_queue(token=header[6:].strip(), page=page, size=size)

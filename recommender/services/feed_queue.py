@@ -5,8 +5,8 @@ serialise 20 cards costs many times a trivial request.  Instead, when the slow p
 (``services.feed.feed_build``) ranks a viewer's candidates, it also writes the rest of that ranking
 - diversified page by page, explained, with an exploration slot per page, each item's JSON ready -
 into Redis, and later pages are one Lua script call (:data:`SERVE_SCRIPT`): pop the next items,
-take their cards from the shared card cache, log the exposure and the impressions, return the
-answer's JSON.  No database query, no per-item Python.
+log the exposure and the impressions, return the items' JSON, which Python joins with the cards.
+No database query on the way.
 
 What keeps it correct (tested in ``tests/recommender/test_feed_queue.py``):
 
@@ -24,9 +24,9 @@ What keeps it correct (tested in ``tests/recommender/test_feed_queue.py``):
   folded into the filter by whoever reads it next (``services.exposure``).  Any other exposure
   (related and hot lists, another feed page, the profile refresh) bumps the viewer's external
   exposure counter, and a queue built before it tests every item against the filter.
-* **Cards** (title, owner, counts) come from the Redis card cache (``rec:card:<id>``, 1 h), deleted
-  on commit when a like, favourite, comment or edit changes them; a card missing from Redis is read
-  from the database for that answer and stored again.
+* **Cards** (title, owner, counts) are joined in Python: the process's copy (30 s), else the Redis
+  card cache (``rec:card:<id>``, 1 h, deleted on commit when a like, favourite, comment or edit
+  changes them), else the database (stored again).  Counts may lag a like by those 30 s.
 
 When the queue runs out the script walks a shared fallback list (global hot, then the latest
 uploads; per language and hot version) from a per-viewer cursor, skipping what a per-viewer bitmap
@@ -69,7 +69,7 @@ IMPRESSION_BUFFER_KEY = "rec:impressions"
 
 _EMPTY = "0|0||[]|{}"  # an entry that is never served (no video has id 0): keeps an empty list in existence
 CARD_SECONDS = 3600
-FALLBACK_LENGTH = 2000
+FALLBACK_LENGTH = 5000
 SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itself
 
 # KEYS: 1 the token cache entry ("" when the viewer's id is given), 2 servable set, 3 impression buffer.
@@ -184,9 +184,10 @@ if #chosen > 0 then
     out[#out + 1] = item[1]
     out[#out + 1] = item[4]
   end
-  if redis.call('RPUSH', served, table.concat(positions, ',')) >= """ + str(SERVED_LOG_FOLD_AT) + r""" then
+  local logged = redis.call('RPUSH', served, table.concat(positions, ','))
+  if logged >= """ + str(SERVED_LOG_FOLD_AT) + r""" then
     fold(served, current, ttl)
-  else
+  elseif logged == 1 then  -- a new log: it expires with the filter's buckets (older entries no longer matter)
     redis.call('EXPIRE', served, ttl)
   end
   local record = '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[5] ..
