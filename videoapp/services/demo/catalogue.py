@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from tqdm import tqdm
 
 from recommender.kuairec import KuaiVideo
 from tagging.models import Tag, VideoTag
+from tagging.services import tags as tags_services
 from videoapp.models import Profile, Video
 from videoapp.services.demo.bulk import KuairecImportResult, chunks, users_ensure
 from videoapp.services.demo.tag_plan import TagPlan, plan_tag_library, video_tag_names
@@ -56,16 +56,9 @@ def _tags_ensure(*, plan: dict[str, TagPlan], batch_size: int) -> tuple[dict[str
 
 
 def tag_usage_refresh(*, tag_ids: Iterable[int]) -> None:
-    """Set ``Tag.usage_count`` to the number of active video tags, in the database."""
-    active = (
-        VideoTag.objects.filter(tag=OuterRef("pk"), state=VideoTag.State.ACTIVE)
-        .order_by()
-        .values("tag")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """The tagging service's recount, in chunks (SQLite caps the parameters of one statement)."""
     for chunk in chunks(sorted(set(tag_ids)), 900):
-        Tag.objects.filter(pk__in=chunk).update(usage_count=Coalesce(Subquery(active), Value(0)))
+        tags_services.tag_usage_refresh(tag_ids=chunk)
 
 
 def import_catalogue(
