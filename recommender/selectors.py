@@ -190,8 +190,3 @@ def user_cards(*, ids: list[int]) -> dict[int, dict]:
             "video_count": user.video_count,
         }
     return out
-
-
-def video_owner_ids(*, ids: list[int]) -> dict[int, int]:
-    """``{video_id: owner_id}`` of the servable videos among ``ids`` (what a queue entry needs)."""
-    return dict(Video.objects.public().filter(id__in=ids).order_by().values_list("id", "owner_id"))

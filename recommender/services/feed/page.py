@@ -174,8 +174,8 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
     # Cards of a few more than a page (plus an exploration candidate): the servable and dislike
     # check inside cards_for (one query on these ids) is the final, authoritative filter.  When a
     # served queue is written, the same check covers the whole ranking in one query that also
-    # returns uploader and category (for the diversity re-rank); the queue's own cards come from
-    # the shared Redis card cache when served.
+    # returns uploader and category (for the diversity re-rank); the queue's cards are joined when
+    # its pages are served.
     to_queue = queue and isinstance(backend, BloomExposure) and user_id is not None
     head = ordered[: size * 2]
     taken = {c.video_id for c in head}
@@ -215,15 +215,13 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
                     and meta[v][0] != user_id]
         explore_ids = {c.video_id for c in explores}
         rest = [c for c in rest if c.video_id not in explore_ids]
-        while rest or (explores and later):
+        while rest:
             page_items = _diversify(rest[: size * 4], meta, size - 1 if explores and size >= 4 else size)
             if explores and size >= 4:
                 page_items.insert(min(3, len(page_items)), explores.pop(0))
             later += page_items
             picked = {c.video_id for c in page_items}
             rest = [c for c in rest if c.video_id not in picked]
-            if not rest:
-                break
 
     bundle = interactions.payload if interactions else None
     titles = _explain(bundle, chosen + later, user_id, getattr(plan, "interests", {}))
@@ -270,10 +268,6 @@ def feed_build(*, user, session_key: str | None, page: int = 1, size: int = 20, 
 
 
 # --------------------------------------------------------------------------- the API answer and its queue
-
-
-def _owners(ids: list[int]) -> dict[int, int]:
-    return selectors.video_owner_ids(ids=ids) if ids else {}
 
 
 def _fallback_build(*, backend: BloomExposure, hot, version: str) -> feed_queue.Fallback:
