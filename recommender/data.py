@@ -35,21 +35,11 @@ from recommender.base import Interactions
 from recommender.hot import decayed_engagement
 from recommender.kuairec import VIDEOS_FILE as KUAIREC_VIDEOS_FILE
 from recommender.kuairec import read_kuairec_videos
+from recommender.weights import EVENT_WEIGHTS
 
-# Why these weights: explicit, costly signals (favourite, share) say more than a view; a dislike
-# is a strong negative; an impression alone says nothing (it is only used by the exposure filter).
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "view": 1.0,
-    "like": 3.0,
-    "favourite": 4.0,
-    "comment": 3.0,
-    "share": 4.0,
-    "follow": 2.0,
-    "dislike": -5.0,
-    "impression": 0.0,
-    # An explicit rating (MovieLens) or an imported positive: one unit, like a view.
-    "rating": 1.0,
-}
+# The site's event weights (``recommender.weights``), plus an explicit rating (MovieLens) or an
+# imported positive: one unit, like a view.
+DEFAULT_WEIGHTS: dict[str, float] = {**EVENT_WEIGHTS, "rating": 1.0}
 
 VIEW_KINDS = frozenset({"view"})
 NEGATIVE_KINDS = frozenset({"dislike"})

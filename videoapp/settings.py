@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from recommender.weights import EVENT_WEIGHTS as _EVENT_WEIGHTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -198,16 +200,7 @@ FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 # --- Behaviour-event weights (documented in docs/events.md; the recommender reads them) ---
-EVENT_WEIGHTS = {
-    "impression": 0.0,
-    "view": 1.0,
-    "like": 3.0,
-    "favourite": 4.0,
-    "comment": 3.0,
-    "share": 4.0,
-    "follow": 2.0,
-    "dislike": -5.0,
-}
+EVENT_WEIGHTS = dict(_EVENT_WEIGHTS)
 EVENT_VIEW_MIN_RATIO = float(os.environ.get("EVENT_VIEW_MIN_RATIO", "0.1"))
 EVENT_VIEW_MIN_SECONDS = float(os.environ.get("EVENT_VIEW_MIN_SECONDS", "2"))
 EVENT_HALF_LIFE_DAYS = float(os.environ.get("EVENT_HALF_LIFE_DAYS", "14"))
