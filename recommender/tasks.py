@@ -12,22 +12,23 @@ from recommender.services import jobs
 from recommender.services.profile import user_profile_refresh as _user_profile_refresh
 
 
+def _summary(run) -> dict:
+    return {"job_run": run.id, "status": run.status, "version": run.artefact_version}
+
+
 @shared_task(name="recommender.interactions_rebuild", ignore_result=False)
 def interactions_rebuild() -> dict:
-    run = jobs.interactions_rebuild()
-    return {"job_run": run.id, "status": run.status, "version": run.artefact_version}
+    return _summary(jobs.interactions_rebuild())
 
 
 @shared_task(name="recommender.model_train", ignore_result=False)
 def model_train() -> dict:
-    run = jobs.model_train()
-    return {"job_run": run.id, "status": run.status, "version": run.artefact_version}
+    return _summary(jobs.model_train())
 
 
 @shared_task(name="recommender.hot_refresh", ignore_result=False)
 def hot_refresh() -> dict:
-    run = jobs.hot_refresh()
-    return {"job_run": run.id, "status": run.status, "version": run.artefact_version}
+    return _summary(jobs.hot_refresh())
 
 
 @shared_task(name="recommender.offline_evaluate", ignore_result=False)

@@ -23,6 +23,7 @@ from tagging.models import (
 )
 from tagging.services import corrections
 from tagging.services.tags import tag_usage_refresh
+from videoapp.admin import ReadOnlyAdmin
 
 
 def _report_error(modeladmin: admin.ModelAdmin, request, error: ValidationError) -> None:
@@ -175,17 +176,6 @@ class VideoTagAdmin(admin.ModelAdmin):
     @admin.action(description=_("拒绝所选视频标签"))
     def reject(self, request, queryset: QuerySet[VideoTag]) -> None:
         self._set_state(request, queryset, VideoTag.State.REJECTED)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(TagCorrection)

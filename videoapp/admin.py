@@ -29,6 +29,19 @@ if admin.site.is_registered(User):
     admin.site.unregister(User)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Browse and search only: no add, change or delete (logs and audit trails)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     inlines = [ProfileInline]
@@ -181,7 +194,7 @@ class FollowAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """The behaviour log is append-only: browse and search it, never add, edit or delete."""
 
     list_display = (
@@ -205,12 +218,3 @@ class EventAdmin(admin.ModelAdmin):
     @admin.display(description=_("页面"))
     def page(self, event) -> str:
         return str((event.context or {}).get("page", ""))
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
