@@ -90,13 +90,14 @@ def _session_key(request) -> str | None:
 _ERRORS = {400: OpenApiResponse(description=_("参数无效"))}
 
 
-def _fast_int(raw: str | None, default: int, low: int, high: int) -> int | None:
+def _fast_int(raw: str | None, field: serializers.IntegerField) -> int | None:
+    """``raw`` as the serializer ``field`` would accept it (its default, bounds), else None."""
     if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 4:
+        return field.default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
         return None
     value = int(raw)
-    return value if low <= value <= high else None
+    return value if field.min_value <= value <= field.max_value else None
 
 
 class FeedApi(APIView):
@@ -128,8 +129,9 @@ class FeedApi(APIView):
                 if key not in ("page", "size") or key in raw:
                     return None
                 raw[key] = value
-        page = _fast_int(raw.get("page"), 1, 1, 1000)
-        size = _fast_int(raw.get("size"), 20, 1, 50)
+        fields = self.InputSerializer._declared_fields
+        page = _fast_int(raw.get("page"), fields["page"])
+        size = _fast_int(raw.get("size"), fields["size"])
         if page is None or size is None:
             return None
         return feed_services.feed_answer_from_queue(token=header[6:].strip(), page=page, size=size)
