@@ -88,7 +88,7 @@ class ExactExposure:
 
 
 # The feed's serve script (``services.feed_queue``) does not set Bloom bits for what it serves: it
-# appends the bit positions of each answer to the viewer's *served log*, and whoever reads the
+# appends each answer's entries (which carry the bit positions) to the viewer's *served log*, and whoever reads the
 # filter first folds the log into the current bucket (this Lua function, shared with that script).
 # Every other writer of a viewer's filter bumps the viewer's *external exposure* counter, which
 # tells the serve script whether its queue can still skip the filter test.
@@ -99,10 +99,18 @@ local function fold(served, current, ttl)
   local log = redis.call('LRANGE', served, 0, -1)
   if #log == 0 then return end
   local args = {}
-  for _, positions in ipairs(log) do
+  local function set(positions)
     for p in string.gmatch(positions, '%d+') do
       args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = p; args[#args + 1] = 1
       if #args >= 4000 then redis.call('BITFIELD', current, unpack(args)); args = {} end
+    end
+  end
+  for _, answer in ipairs(log) do
+    if string.find(answer, '|', 1, true) then
+      -- The entries of one answer, one a line ("video_id|owner_id|bit,bit,...|..."): the third field.
+      for positions in string.gmatch('\n' .. answer, '\n%d+|%d+|([%d,]*)') do set(positions) end
+    else
+      set(answer)  -- bit positions only (a log written before the entries were logged whole)
     end
   end
   if #args > 0 then redis.call('BITFIELD', current, unpack(args)) end

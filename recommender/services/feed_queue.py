@@ -70,7 +70,7 @@ IMPRESSION_BUFFER_KEY = "rec:impressions"
 _EMPTY = "0|0||[]|{}"  # an entry that is never served (no video has id 0): keeps an empty list in existence
 CARD_SECONDS = 3600
 FALLBACK_LENGTH = 5000
-SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itself
+SERVED_LOG_FOLD_AT = 100  # answers (about 4 KB each) logged before the script folds the log itself
 
 # KEYS: 1 the token cache entry ("" when the viewer's id is given), 2 servable set, 3 impression buffer.
 # ARGV: 1 stamp, 2 size, 3 page, 4 request id, 5 created_at, 6 Bloom bucket TTL, 7 impression buffer
@@ -79,11 +79,14 @@ SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itsel
 # The viewer's own keys (queue, meta, plan version, Bloom buckets, served log...) are named here from
 # the user id, as the Python constants name them, so that one round trip serves a token-authenticated
 # request.  (Keys not passed in KEYS are fine on a single Redis; a Redis Cluster would need hash tags.)
-# An entry is "video_id|owner_id|bit,bit,...|[video_id,channel,version]|{item JSON without the card}".
+# An entry is "video_id|owner_id|bit,bit,...|[video_id,channel,version]|{item JSON without the card}"
+# (json.dumps escapes newlines, so an entry has none).
 # Reply: {2} = token not cached; {0, uid} = queue to rebuild;
-#        {1, uid, body head (the answer up to '"results":['), cold start (0/1), id, item, id, item, ...}
-# The caller puts each item's card in front of it (:func:`cards_json`): cards are not fetched here,
-# because copying them through Lua cost Redis more than all the rest of the script.
+#        {1, uid, body head (the answer up to '"results":['), cold start (0/1)[, the entries served, one a line]}
+# The served entries go whole, one a line, to the reply, to the viewer's served log (whose reader
+# takes the bits out when it folds them into the filter) and, after a header line, to the impression
+# buffer (parsed when flushed).  The caller puts each item's card in front of it (:func:`cards_json`):
+# cards are not fetched here, because copying them through Lua cost Redis more than all the rest.
 SERVE_SCRIPT = FOLD_FUNCTION + r"""
 local uid = ARGV[12]
 if uid == '' then
@@ -107,15 +110,15 @@ if (check_queue or check_fallback) and redis.call('EXISTS', KEYS[2]) == 0 then r
 local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[6])
 local served = 'rec:served:u' .. uid
-local buckets = {}
-for b = tonumber(ARGV[10]), tonumber(ARGV[11]) do buckets[#buckets + 1] = 'rec:exp:u' .. uid .. ':' .. b end
-local current = buckets[#buckets]
+local current = 'rec:exp:u' .. uid .. ':' .. ARGV[11]
 local map, loaded = nil, false
+local MASK = {[0] = 128, 64, 32, 16, 8, 4, 2, 1}  -- bit i of a byte, most significant first
 local function seen(pos)
   if not loaded then  -- the live buckets OR-ed into one bitmap (in C), once per call
     loaded = true
     fold(served, current, ttl)
-    local scratch = 'rec:scratch:u' .. uid
+    local scratch, buckets = 'rec:scratch:u' .. uid, {}
+    for b = tonumber(ARGV[10]), tonumber(ARGV[11]) do buckets[#buckets + 1] = 'rec:exp:u' .. uid .. ':' .. b end
     if redis.call('BITOP', 'OR', scratch, unpack(buckets)) > 0 then
       map = redis.call('GET', scratch)
       redis.call('DEL', scratch)
@@ -124,52 +127,47 @@ local function seen(pos)
   if not map then return false end
   for p in string.gmatch(pos, '%d+') do
     local n = tonumber(p)
-    local byte = string.byte(map, math.floor(n / 8) + 1)
+    local byte = string.byte(map, (n - n % 8) / 8 + 1)
     if not byte then return false end
-    local mask = 2 ^ (7 - n % 8)
+    local mask = MASK[n % 8]
     if byte % (2 * mask) < mask then return false end
   end
   return true
 end
-local skip = meta[10] or ''
-local chosen, taken = {}, {}
-local function offer(entry, fallback_index)
-  local a = string.find(entry, '|', 1, true)
-  local b = string.find(entry, '|', a + 1, true)
-  local c = string.find(entry, '|', b + 1, true)
-  local d = string.find(entry, '|', c + 1, true)
-  local id = string.sub(entry, 1, a - 1)
-  if taken[id] then return false end
-  if fallback_index then
-    local byte = string.byte(skip, math.floor(fallback_index / 8) + 1)
-    if byte then
-      local mask = 2 ^ (7 - fallback_index % 8)
-      if byte % (2 * mask) >= mask then return false end
-    end
-    if check_fallback and redis.call('SISMEMBER', KEYS[2], id) == 0 then return false end
-  elseif check_queue and redis.call('SISMEMBER', KEYS[2], id) == 0 then
-    return false
+local chosen = {}
+local function offer(entry, check)
+  if check or check_seen then
+    local id, pos = string.match(entry, '^(%d+)|%d+|([%d,]*)|')
+    if check and redis.call('SISMEMBER', KEYS[2], id) == 0 then return end
+    if check_seen and seen(pos) then return end
   end
-  local pos = string.sub(entry, b + 1, c - 1)
-  if check_seen and seen(pos) then return false end
-  taken[id] = true
-  chosen[#chosen + 1] = {id, pos, string.sub(entry, c + 1, d - 1), string.sub(entry, d + 1)}
-  return true
+  chosen[#chosen + 1] = entry
 end
-local qkey = 'rec:q:4:' .. lang .. ':u' .. uid
-while #chosen < size do
-  local batch = redis.call('LPOP', qkey, size - #chosen)
-  if not batch then break end
-  for _, e in ipairs(batch) do offer(e, nil) end
+local cursor = tonumber(meta[4]) or 0
+if cursor == 0 then  -- a walk of the fallback list starts only once the queue is empty
+  local qkey = 'rec:q:4:' .. lang .. ':u' .. uid
+  while #chosen < size do
+    local batch = redis.call('LPOP', qkey, size - #chosen)
+    if not batch then break end
+    for _, e in ipairs(batch) do offer(e, check_queue) end
+  end
 end
 if #chosen < size then
   local fbkey = 'rec:fb:4:' .. lang .. ':' .. ARGV[9]
-  local cursor = tonumber(meta[4]) or 0
   local total = redis.call('LLEN', fbkey)
+  local skip = meta[10] or ''  -- the viewer's skip bit per fallback entry (seen, queued, disliked, own)
   while #chosen < size and cursor < total do
-    for _, e in ipairs(redis.call('LRANGE', fbkey, cursor, cursor + 49)) do
+    -- The indexes of the next entries still wanted, found by their skip bits; then one LRANGE.
+    local wanted, want = {}, size - #chosen
+    while cursor < total and #wanted < want do
+      local byte = string.byte(skip, (cursor - cursor % 8) / 8 + 1)
+      local mask = MASK[cursor % 8]
+      if not byte or byte % (2 * mask) < mask then wanted[#wanted + 1] = cursor end
       cursor = cursor + 1
-      if offer(e, cursor - 1) and #chosen >= size then break end
+    end
+    if #wanted > 0 then
+      local batch = redis.call('LRANGE', fbkey, wanted[1], wanted[#wanted])
+      for _, index in ipairs(wanted) do offer(batch[index - wanted[1] + 1], check_fallback) end
     end
   end
   redis.call('HSET', mkey, 'cursor', cursor)
@@ -177,22 +175,16 @@ end
 local out = {1, uid, '{' .. meta[3] .. ',"request_id":"' .. ARGV[4] .. '","page":' .. ARGV[3] .. ',"size":' ..
   ARGV[2] .. ',"results":[', tonumber(meta[6]) or 0}
 if #chosen > 0 then
-  local positions, imps = {}, {}
-  for i, item in ipairs(chosen) do
-    positions[i] = item[2]
-    imps[i] = item[3]
-    out[#out + 1] = item[1]
-    out[#out + 1] = item[4]
-  end
-  local logged = redis.call('RPUSH', served, table.concat(positions, ','))
+  local answer = table.concat(chosen, '\n')
+  out[5] = answer
+  local logged = redis.call('RPUSH', served, answer)
   if logged >= """ + str(SERVED_LOG_FOLD_AT) + r""" then
     fold(served, current, ttl)
   elseif logged == 1 then  -- a new log: it expires with the filter's buckets (older entries no longer matter)
     redis.call('EXPIRE', served, ttl)
   end
   local record = '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[5] ..
-    '","request_id":"' .. ARGV[4] .. '","surface":"feed","source":"' .. (meta[5] or '') ..
-    '","items":[' .. table.concat(imps, ',') .. ']}'
+    '","request_id":"' .. ARGV[4] .. '","surface":"feed","source":"' .. (meta[5] or '') .. '"}\n' .. answer
   local length = redis.call('RPUSH', KEYS[3], record)
   if length > tonumber(ARGV[7]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1) end
 end
@@ -201,8 +193,9 @@ return out
 
 
 def impression_buffer_cap() -> int:
-    """Buffered responses kept at most when no flush runs (``RECOMMENDER_IMPRESSION_BUFFER_MAX``)."""
-    return int(getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER_MAX", 100_000))
+    """Buffered responses kept at most when no flush runs (``RECOMMENDER_IMPRESSION_BUFFER_MAX``;
+    a served-queue answer of 20 items takes about 4 KB, so the default bounds the buffer near 100 MB)."""
+    return int(getattr(settings, "RECOMMENDER_IMPRESSION_BUFFER_MAX", 25_000))
 
 
 def queue_seconds() -> int:
@@ -465,7 +458,11 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
         return Served("no-token")
     if reply[0] == 0:
         return Served("rebuild", user_id=int(reply[1]))
-    items = [(int(reply[i]), reply[i + 1]) for i in range(4, len(reply), 2)]
+    items = []
+    if len(reply) > 4:
+        for entry in reply[4].split(b"\n"):
+            video_id, _owner, _bits, _impression, item = entry.split(b"|", 4)
+            items.append((int(video_id), item))
     return Served("served", user_id=int(reply[1]), head=reply[2], cold_start=bool(reply[3]), items=items)
 
 

@@ -64,6 +64,17 @@ def impressions_record(*, user_id: int | None, session_key: str | None, items: l
     _impressions_insert(_impression_rows(batch))
 
 
+def _buffered_batch(raw: bytes) -> dict:
+    """One buffered response: a JSON record, or (written by the served queue's script) a JSON header
+    line followed by the queue entries served, one a line, whose fourth field is the impression."""
+    if b"\n" not in raw:
+        return json.loads(raw)
+    header, *entries = raw.split(b"\n")
+    batch = json.loads(header)
+    batch["items"] = [json.loads(entry.split(b"|", 4)[3]) for entry in entries]
+    return batch
+
+
 def _impression_rows(batch: dict) -> list[dict]:
     """The event rows of one buffered response (position = place in the answer)."""
     return [
@@ -101,7 +112,7 @@ def impressions_flush(*, max_rows: int = 2_000, max_rounds: int = 50) -> int:
         raw, _trimmed = pipe.execute()
         if not raw:
             break
-        rows = [row for item in raw for row in _impression_rows(json.loads(item))]
+        rows = [row for item in raw for row in _impression_rows(_buffered_batch(item))]
         # A video deleted since it was shown: its impression has nothing to point at.
         existing = set(Video.objects.filter(id__in={row["video_id"] for row in rows}).values_list("id", flat=True))
         written += _impressions_insert([row for row in rows if row["video_id"] in existing])
