@@ -73,29 +73,30 @@ FALLBACK_LENGTH = 5000
 SERVED_LOG_FOLD_AT = 100  # answers (about 4 KB each) logged before the script folds the log itself
 
 # KEYS: 1 the token cache entry ("" when the viewer's id is given), 2 servable set, 3 impression buffer.
-# ARGV: 1 stamp, 2 size, 3 page, 4 request id, 5 created_at, 6 Bloom bucket TTL, 7 impression buffer
-#       cap, 8 language, 9 fallback list version, 10 first and 11 current Bloom bucket number,
-#       12 viewer user id ("" to read it from the token entry "<id>|...").
+# ARGV: 1 stamp, 2 size, 3 request id, 4 created_at, 5 Bloom bucket TTL, 6 impression buffer cap,
+#       7 language, 8 fallback list version, 9 first and 10 current Bloom bucket number,
+#       11 viewer user id ("" to read it from the token entry "<id>|...").
 # The viewer's own keys (queue, meta, plan version, Bloom buckets, served log...) are named here from
 # the user id, as the Python constants name them, so that one round trip serves a token-authenticated
 # request.  (Keys not passed in KEYS are fine on a single Redis; a Redis Cluster would need hash tags.)
 # An entry is "video_id|owner_id|bit,bit,...|[video_id,channel,version]|{item JSON without the card}"
 # (json.dumps escapes newlines, so an entry has none).
 # Reply: {2} = token not cached; {0, uid} = queue to rebuild;
-#        {1, uid, body head (the answer up to '"results":['), cold start (0/1)[, the entries served, one a line]}
+#        {1, uid, the answer's members from "source" to "cold_start" (no braces), cold start (0/1)
+#         [, the impression record's header line, then the entries served, one a line]}
 # The served entries go whole, one a line, to the reply, to the viewer's served log (whose reader
 # takes the bits out when it folds them into the filter) and, after a header line, to the impression
 # buffer (parsed when flushed).  The caller puts each item's card in front of it (:func:`cards_json`):
 # cards are not fetched here, because copying them through Lua cost Redis more than all the rest.
 SERVE_SCRIPT = FOLD_FUNCTION + r"""
-local uid = ARGV[12]
+local uid = ARGV[11]
 if uid == '' then
   local cached = redis.call('GET', KEYS[1])
   if not cached then return {2} end
   uid = string.match(cached, '^(%d+)|')
   if not uid then return {2} end
 end
-local lang = ARGV[8]
+local lang = ARGV[7]
 local mkey = 'rec:qm:4:' .. lang .. ':u' .. uid
 local meta = redis.call('HMGET', mkey, 'stamp', 'planver', 'header', 'cursor', 'source', 'cold', 'expgen',
   'qepoch', 'fepoch', 'skip')
@@ -108,9 +109,9 @@ local check_queue = meta[8] ~= epoch
 local check_fallback = meta[9] ~= epoch
 if (check_queue or check_fallback) and redis.call('EXISTS', KEYS[2]) == 0 then return {0, uid} end
 local size = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[6])
+local ttl = tonumber(ARGV[5])
 local served = 'rec:served:u' .. uid
-local current = 'rec:exp:u' .. uid .. ':' .. ARGV[11]
+local current = 'rec:exp:u' .. uid .. ':' .. ARGV[10]
 local map, loaded = nil, false
 local MASK = {[0] = 128, 64, 32, 16, 8, 4, 2, 1}  -- bit i of a byte, most significant first
 local function seen(pos)
@@ -118,7 +119,7 @@ local function seen(pos)
     loaded = true
     fold(served, current, ttl)
     local scratch, buckets = 'rec:scratch:u' .. uid, {}
-    for b = tonumber(ARGV[10]), tonumber(ARGV[11]) do buckets[#buckets + 1] = 'rec:exp:u' .. uid .. ':' .. b end
+    for b = tonumber(ARGV[9]), tonumber(ARGV[10]) do buckets[#buckets + 1] = 'rec:exp:u' .. uid .. ':' .. b end
     if redis.call('BITOP', 'OR', scratch, unpack(buckets)) > 0 then
       map = redis.call('GET', scratch)
       redis.call('DEL', scratch)
@@ -153,7 +154,7 @@ if cursor == 0 then  -- a walk of the fallback list starts only once the queue i
   end
 end
 if #chosen < size then
-  local fbkey = 'rec:fb:4:' .. lang .. ':' .. ARGV[9]
+  local fbkey = 'rec:fb:4:' .. lang .. ':' .. ARGV[8]
   local total = redis.call('LLEN', fbkey)
   local skip = meta[10] or ''  -- the viewer's skip bit per fallback entry (seen, queued, disliked, own)
   while #chosen < size and cursor < total do
@@ -165,16 +166,18 @@ if #chosen < size then
       if not byte or byte % (2 * mask) < mask then wanted[#wanted + 1] = cursor end
       cursor = cursor + 1
     end
-    if #wanted > 0 then
+    if #wanted > 0 then  -- one LRANGE from the first to the last (a short run of skipped ones costs less than a call)
       local batch = redis.call('LRANGE', fbkey, wanted[1], wanted[#wanted])
       for _, index in ipairs(wanted) do offer(batch[index - wanted[1] + 1], check_fallback) end
     end
   end
   redis.call('HSET', mkey, 'cursor', cursor)
 end
-local out = {1, uid, '{' .. meta[3] .. ',"request_id":"' .. ARGV[4] .. '","page":' .. ARGV[3] .. ',"size":' ..
-  ARGV[2] .. ',"results":[', tonumber(meta[6]) or 0}
+local out = {1, uid, meta[3], tonumber(meta[6]) or 0}
 if #chosen > 0 then
+  -- One string for the reply, the served log and the impression buffer: a header line, then the entries.
+  table.insert(chosen, 1, '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[4] ..
+    '","request_id":"' .. ARGV[3] .. '","surface":"feed","source":"' .. (meta[5] or '') .. '"}')
   local answer = table.concat(chosen, '\n')
   out[5] = answer
   local logged = redis.call('RPUSH', served, answer)
@@ -183,10 +186,8 @@ if #chosen > 0 then
   elseif logged == 1 then  -- a new log: it expires with the filter's buckets (older entries no longer matter)
     redis.call('EXPIRE', served, ttl)
   end
-  local record = '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[5] ..
-    '","request_id":"' .. ARGV[4] .. '","surface":"feed","source":"' .. (meta[5] or '') .. '"}\n' .. answer
-  local length = redis.call('RPUSH', KEYS[3], record)
-  if length > tonumber(ARGV[7]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1) end
+  local length = redis.call('RPUSH', KEYS[3], answer)
+  if length > tonumber(ARGV[6]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[6]), -1) end
 end
 return out
 """
@@ -451,7 +452,7 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
     first, last, bucket_ttl = backend.bucket_span()
     keys = [token_cache_key(token) if user_id is None else "", SERVABLE_KEY, IMPRESSION_BUFFER_KEY]
     reply = _script(backend.client)(keys=keys, args=[
-        stamp, size, page, request_id, created_at, bucket_ttl, impression_buffer_cap(), lang, fallback_version,
+        stamp, size, request_id, created_at, bucket_ttl, impression_buffer_cap(), lang, fallback_version,
         first, last, "" if user_id is None else user_id,
     ])
     if reply[0] == 2:
@@ -460,10 +461,12 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
         return Served("rebuild", user_id=int(reply[1]))
     items = []
     if len(reply) > 4:
-        for entry in reply[4].split(b"\n"):
+        for entry in reply[4].split(b"\n")[1:]:  # the first line is the impression record's header
             video_id, _owner, _bits, _impression, item = entry.split(b"|", 4)
             items.append((int(video_id), item))
-    return Served("served", user_id=int(reply[1]), head=reply[2], cold_start=bool(reply[3]), items=items)
+    head = b"".join((b"{", reply[2], b',"request_id":"', request_id.encode(), b'","page":', str(page).encode(),
+                     b',"size":', str(size).encode(), b',"results":['))
+    return Served("served", user_id=int(reply[1]), head=head, cold_start=bool(reply[3]), items=items)
 
 
 # Card JSON per process, for RECOMMENDER_LOCAL_CACHE_SECONDS (a like's count may lag by that much here;
