@@ -46,7 +46,7 @@ DATASET_DIRS = {
     "movielens-small": ["data/ml-latest-small", "../shared/data/ml-latest-small"],
     "kuairec": ["demo/kuairec", "data/kuairec", "../shared/data/kuairec"],
 }
-DEFAULT_CHANNELS = ("itemcf", "usercf", "ease", "rp3", "content", "hot", "tf")
+DEFAULT_CHANNELS = ("itemcf", "usercf", "ease", "rp3", "ials", "content", "hot", "tf")
 
 # How raw rows become events per kind of file: ratings are plain positives; watch logs go
 # through the view pipeline.  Row-order "timestamps" carry no clock, so the clock-based steps
@@ -161,9 +161,7 @@ def make_fold(
     uidx, iidx = interactions.user_index, interactions.item_index
     rows = np.fromiter((uidx[u] for u in train.user.tolist()), dtype=np.int64, count=len(train))
     cols = np.fromiter((iidx[i] for i in train.item.tolist()), dtype=np.int64, count=len(train))
-    exclude = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=interactions.matrix.shape
-    )
+    exclude = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=interactions.matrix.shape)
     exclude.sum_duplicates()
     relevant: dict[int, set] = {}
     for user, item, rating in zip(
@@ -190,9 +188,7 @@ def rank(
     n = min(n, fold.interactions.n_items)
     items = np.empty((len(fold.users), n), dtype=np.int64)
     scores = np.empty((len(fold.users), n), dtype=np.float64)
-    for start in tqdm(
-        range(0, len(fold.users), batch), desc=desc, file=sys.stderr, disable=not progress, leave=False
-    ):
+    for start in tqdm(range(0, len(fold.users), batch), desc=desc, file=sys.stderr, disable=not progress, leave=False):
         rows = fold.users[start : start + batch]
         block = np.asarray(channel.score(rows), dtype=np.float64)
         seen = fold.exclude[rows].tocoo()
@@ -301,7 +297,12 @@ def tune(
     classes = available_channels(names, fold.interactions)
     best_params: dict[str, dict] = {}
     tops: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    report: dict = {"validation_users": len(fold.users), "validation_folds": validation_folds, "channels": {}}
+    report: dict = {
+        "validation_users": len(fold.users),
+        "validation_folds": validation_folds,
+        "fold_users": [len(f.users) for f in folds],
+        "channels": {},
+    }
     for name, cls in classes.items():
         grid = cls.param_grid() if hasattr(cls, "param_grid") else [{}]
         best = (-1.0, {}, None)
@@ -335,7 +336,7 @@ def tune(
     relevant = [rel for f in folds for rel in f.relevant]
     # The score normalisation is a blend hyper-parameter like the weights: each one gets its own
     # weight search and the better validation NDCG wins (min-max on a tie: it is the default).
-    best_blend: tuple[float, dict[str, float], str] | None = None
+    best_blend: tuple[float, dict[str, float], str, dict[str, np.ndarray]] | None = None
     for normalisation in NORMALISATIONS:
         matrices = {
             name: _stack_rows(
@@ -349,9 +350,14 @@ def tune(
         weights, val_ndcg = tune_weights(channel_matrices=matrices, relevant=relevant, k=k)
         log(f"  validation blend ({normalisation}) weights {weights}: ndcg@{k}={val_ndcg:.4f}")
         if best_blend is None or val_ndcg > best_blend[0]:
-            best_blend = (val_ndcg, weights, normalisation)
-    val_ndcg, weights, normalisation = best_blend
-    report["blend"] = {"weights": weights, "normalisation": normalisation, "ndcg": round(val_ndcg, 4)}
+            best_blend = (val_ndcg, weights, normalisation, matrices)
+    val_ndcg, weights, normalisation, matrices = best_blend
+    report["blend"] = {
+        "weights": weights,
+        "normalisation": normalisation,
+        "ndcg": round(val_ndcg, 4),
+        "ndcg_served": round(val_ndcg, 4),
+    }
     if carry_over_check and sum(w > 0 for w in weights.values()) > 1:
         first = {
             name: candidate_matrix(*per_fold[0], fold.interactions.n_items, normalisation=normalisation)
@@ -388,6 +394,9 @@ def tune(
         if not check["accepted"]:
             weights = {name: (1.0 if name == anchor else 0.0) for name in weights}
             report["blend"]["weights"] = weights
+            # What the served weights (the anchor alone) score over the users of every fold.
+            served = blend_ndcg(channel_matrices=matrices, weights=weights, relevant=relevant, k=k)
+            report["blend"]["ndcg_served"] = round(served, 4)
     return best_params, weights, report
 
 
@@ -435,6 +444,82 @@ def carry_over(
     weights, _ = tune_weights(channel_matrices=small_matrices, relevant=small.relevant, k=k)
     ndcg = blend_ndcg(channel_matrices=fold_matrices, weights=weights, relevant=fold.relevant, k=k)
     return {"weights": weights, "ndcg": round(ndcg, 4)}
+
+
+def validate(
+    dataset: Dataset,
+    train: data.RatingsLog,
+    *,
+    names: Sequence[str],
+    k: int = 10,
+    min_relevance: float | None = None,
+    n_candidates: int = 100,
+    config: data.DenoiseConfig | None = None,
+    seed: int = 42,
+    progress: bool = True,
+    blend: bool = True,
+    validation_folds: int = 2,
+    carry_over_check: bool = True,
+) -> list[dict]:
+    """The tuning step of :func:`evaluate` alone, on the ``train`` rows only: one row per channel
+    and one for the blend, with validation figures (nothing is fitted on all of ``train``).
+
+    A channel row has the params chosen on the first fold, its NDCG there (``ndcg``), on the
+    other folds (``ndcg_other_folds``) and over the users of all folds together
+    (``ndcg_all_folds``, the population the blend's figures are measured on).  The blend row has
+    the weights served (after the carry-over check) and their NDCG (``ndcg``), the tuned blend's
+    NDCG (``ndcg_tuned``; the same unless the check fell back to one channel), the normalisation
+    and the check's figures.
+    """
+    started = time.perf_counter()
+    config = config or dataset.config
+    params, weights, report = tune(
+        dataset,
+        train,
+        names=names,
+        k=k,
+        n_candidates=max(n_candidates, k),
+        config=config,
+        min_relevance=min_relevance,
+        seed=seed,
+        progress=progress,
+        validation_folds=validation_folds if blend else 1,
+        carry_over_check=blend and carry_over_check,
+    )
+    users = report["fold_users"]
+    rows = []
+    for name, channel in report["channels"].items():
+        per_fold = [channel["ndcg"], *channel.get("ndcg_other_folds", [])]
+        rows.append(
+            {
+                "dataset": dataset.name,
+                "stage": "validation",
+                "channel": name,
+                "k": k,
+                "ndcg": channel["ndcg"],
+                "ndcg_other_folds": per_fold[1:],
+                "ndcg_all_folds": round(float(np.average(per_fold, weights=users[: len(per_fold)])), 4),
+                "params": params.get(name, {}),
+            }
+        )
+    if "blend" in report:
+        rows.append(
+            {
+                "dataset": dataset.name,
+                "stage": "validation",
+                "channel": "blend",
+                "k": k,
+                "ndcg": report["blend"]["ndcg_served"],
+                "ndcg_tuned": report["blend"]["ndcg"],
+                "weights": weights,
+                "normalisation": report["blend"]["normalisation"],
+                "carry_over": report["blend"].get("carry_over"),
+                "validation_folds": report["validation_folds"],
+                "fold_users": users,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    return rows
 
 
 def evaluate(
@@ -641,6 +726,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the tuned blend without checking that weights tuned on less data still beat the best channel",
     )
     parser.add_argument("--no-blend", action="store_true")
+    parser.add_argument(
+        "--validation-only",
+        action="store_true",
+        help="tune on validation splits of the train rows, print the validation figures and stop "
+        "(no fit on all train rows, the test rows are never read; --test is not needed)",
+    )
     parser.add_argument("--ablation", action="store_true", help="quality with each de-noising step off")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
@@ -659,13 +750,34 @@ def run(options: argparse.Namespace | dict) -> list[dict]:
         train_idx, test_idx = split_per_user(dataset.log, seed=opts["seed"])
         train, test = dataset.log.take(train_idx), dataset.log.take(test_idx)
     else:
-        if not (opts.get("train") and opts.get("test")):
+        validation_only = bool(opts.get("validation_only"))
+        if not (opts.get("train") and (opts.get("test") or validation_only)):
             raise ValueError("give --dataset NAME, or both --train T.csv and --test S.csv")
-        train, test = data.load_ratings_csv(opts["train"]), data.load_ratings_csv(opts["test"])
+        train = data.load_ratings_csv(opts["train"])
+        test = None if validation_only else data.load_ratings_csv(opts["test"])
         dataset = Dataset(Path(opts["train"]).stem, train)
     if opts.get("kind"):
         dataset.kind = opts["kind"]
         dataset.config = WATCH_CONFIG if opts["kind"] == "view" else RATING_CONFIG
+    if opts.get("validation_only"):
+        if opts.get("ablation") or opts.get("no_tune"):
+            raise ValueError("--validation-only reports the tuning step: not with --ablation or --no-tune")
+        log(f"{dataset.name}: {len(train)} train rows; validation only, the test rows are not read")
+        rows = validate(
+            dataset,
+            train,
+            names=names,
+            k=opts["k"],
+            min_relevance=opts.get("min_relevance"),
+            n_candidates=opts.get("candidates", 200),
+            seed=opts["seed"],
+            progress=progress,
+            blend=not opts.get("no_blend"),
+            validation_folds=opts.get("validation_folds", 2),
+            carry_over_check=not opts.get("no_carry_over_check"),
+        )
+        print_validation(rows, as_json=bool(opts.get("json")), k=opts["k"])
+        return rows
     log(f"{dataset.name}: {len(train)} train rows, {len(test)} test rows")
     if opts.get("ablation"):
         rows = ablation(
@@ -698,15 +810,43 @@ def run(options: argparse.Namespace | dict) -> list[dict]:
     return rows
 
 
+def _print_json(rows: list[dict]) -> None:
+    for row in rows:
+        print(
+            json.dumps(
+                {key: (round(v, 4) if isinstance(v, float) else v) for key, v in row.items()}, ensure_ascii=False
+            )
+        )
+
+
+def print_validation(rows: list[dict], *, as_json: bool, k: int) -> None:
+    """The rows of :func:`validate`: JSON lines, or a table plus the blend's weights and check."""
+    if as_json:
+        _print_json(rows)
+        return
+    print(f"{'channel':<10}{'val ndcg@' + str(k):>14}{'other folds':>14}{'all folds':>11}  params")
+    for row in rows:
+        if row["channel"] == "blend":
+            continue
+        other = " ".join(f"{v:.4f}" for v in row["ndcg_other_folds"])
+        print(f"{row['channel']:<10}{row['ndcg']:>14.4f}{other:>14}{row['ndcg_all_folds']:>11.4f}  {row['params']}")
+    for row in rows:
+        if row["channel"] != "blend":
+            continue
+        print(f"{'blend':<10}{'':>14}{'':>14}{row['ndcg']:>11.4f}  {row['normalisation']} {row['weights']}")
+        if row["ndcg_tuned"] != row["ndcg"]:
+            print(f"tuned blend (not served): {row['ndcg_tuned']:.4f}")
+        if row["carry_over"]:
+            check = row["carry_over"]
+            print(
+                f"carry-over check: {check['ndcg']:.4f} against {check['single']['channel']} alone "
+                f"{check['single']['ndcg']:.4f}: " + ("blend kept" if check["accepted"] else "blend dropped")
+            )
+
+
 def print_rows(rows: list[dict], *, as_json: bool, k: int) -> None:
     if as_json:
-        for row in rows:
-            print(
-                json.dumps(
-                    {key: (round(v, 4) if isinstance(v, float) else v) for key, v in row.items()},
-                    ensure_ascii=False,
-                )
-            )
+        _print_json(rows)
         return
     header = f"{'variant':<34}" if rows and "variant" in rows[0] else ""
     print(

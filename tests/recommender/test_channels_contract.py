@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.base import Interactions, RecallChannel
-from recommender.channels import EASE, ContentChannel, ItemCF, RP3Beta, UserCF, channel_classes, load_channel
+from recommender.channels import (
+    EASE,
+    ContentChannel,
+    ImplicitALS,
+    ItemCF,
+    RP3Beta,
+    UserCF,
+    channel_classes,
+    load_channel,
+)
 from recommender.hot import HotChannel
 
 
@@ -57,6 +66,7 @@ FACTORIES = {
     "usercf": lambda: UserCF(k=5),
     "ease": lambda: EASE(lam_scale=1.0),
     "rp3": lambda: RP3Beta(k=5),
+    "ials": lambda: ImplicitALS(factors=4, reg=0.1, alpha=5.0, seed=0),
     "content": lambda: ContentChannel(),
     "hot": lambda: HotChannel(),
 }
@@ -107,10 +117,10 @@ def test_every_registered_channel_runs_through_the_contract():
     assert set(channel_classes()) == set(FACTORIES)
 
 
-@pytest.mark.parametrize("cls", [ItemCF, UserCF, EASE, RP3Beta])
-def test_cf_channels_recommend_within_the_users_taste_cluster(cls):
+@pytest.mark.parametrize("name", ["itemcf", "usercf", "ease", "rp3", "ials"])
+def test_cf_channels_recommend_within_the_users_taste_cluster(name):
     data = _toy_interactions()
-    channel = (cls(k=5) if cls is not EASE else cls(lam_scale=1.0)).fit(data)
+    channel = FACTORIES[name]().fit(data)
     seen = set(data.matrix[0].indices.tolist())
     top = [i for i, _ in channel.recommend(0, n=3, exclude=seen)]
     assert all(i < 10 for i in top), top  # user 0 is in the first cluster
@@ -196,3 +206,27 @@ def _self_return(data) -> np.ndarray:
     p_user_given_item = x / x.sum(axis=0, keepdims=True)
     p_item_given_user = x / x.sum(axis=1, keepdims=True)
     return np.einsum("ui,ui->i", p_user_given_item, p_item_given_user)
+
+
+def test_ials_conjugate_gradient_reaches_the_closed_form_solve():
+    """Enough CG steps give each row the exact weighted ridge solution of Hu et al.'s objective."""
+    data = _toy_interactions()
+    channel = ImplicitALS(factors=3, reg=0.5, alpha=4.0, iterations=1, cg_steps=50, seed=1).fit(data)
+    x, y = channel.user_factors.astype(np.float64), channel.item_factors.astype(np.float64)
+    r = data.matrix.toarray().astype(np.float64)
+    confidence = 1.0 + 4.0 * r / r[r > 0].mean()
+    preference = (r > 0).astype(np.float64)
+    # A sweep solves the items last, against the final user factors: each item row is exact.
+    for i in range(data.n_items):
+        c = confidence[:, i]
+        lhs = x.T @ (c[:, None] * x) + 0.5 * np.eye(3)
+        rhs = x.T @ (c * preference[:, i])
+        expected = np.linalg.solve(lhs, rhs) if preference[:, i].any() else np.zeros(3)
+        np.testing.assert_allclose(y[i], expected, rtol=1e-3, atol=1e-4)
+
+
+def test_ials_is_seeded():
+    data = _toy_interactions()
+    first = ImplicitALS(factors=4, seed=3).fit(data).user_factors
+    np.testing.assert_array_equal(first, ImplicitALS(factors=4, seed=3).fit(data).user_factors)
+    assert not np.array_equal(first, ImplicitALS(factors=4, seed=4).fit(data).user_factors)

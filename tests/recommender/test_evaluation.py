@@ -31,9 +31,7 @@ def _log(n_users=40, n_items=30, per_user=12, seed=0) -> data.RatingsLog:
 
 def test_split_per_user_keeps_both_sides_and_is_seeded():
     log = _log()
-    extra = data.RatingsLog(
-        np.r_[log.user, 999], np.r_[log.item, 0], np.r_[log.rating, 1.0], np.r_[log.timestamp, 1e6]
-    )
+    extra = data.RatingsLog(np.r_[log.user, 999], np.r_[log.item, 0], np.r_[log.rating, 1.0], np.r_[log.timestamp, 1e6])
     train, test = evaluation.split_per_user(extra, seed=42)
     assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(extra)
     for user in range(40):
@@ -164,7 +162,7 @@ def test_a_blend_that_does_not_carry_over_falls_back_to_the_best_channel(monkeyp
         validation_folds=2,
         carry_over_check=True,
     )
-    (inner, checked, seed), = calls
+    ((inner, checked, seed),) = calls
     assert sorted(checked) == sorted(names) and seed == 42 + 1 + 2
     assert len(inner) < len(train)  # one level down: the first fold's inner rows
     check = report["blend"]["carry_over"]
@@ -291,3 +289,59 @@ def test_kuairec_dataset_loads_with_side_information():
     assert ds.kind == "view" and len(ds.log) == 117_113
     train, test = evaluation.split_per_user(ds.log, seed=42)
     assert len(test) == 1411 * 21  # round(0.25 * 83) rows per user
+
+
+def test_validation_only_reports_the_tuning_and_never_reads_the_test_rows(tmp_path: Path, capsys, monkeypatch):
+    log = _log(n_users=60, per_user=14)
+    data.write_ratings_csv(tmp_path / "train.csv", log.take(evaluation.split_per_user(log, seed=42)[0]))
+
+    def no_test_time_run(*args, **kwargs):
+        raise AssertionError("--validation-only must not fit on all train rows nor score test rows")
+
+    monkeypatch.setattr(evaluation, "evaluate", no_test_time_run)
+    monkeypatch.setattr(evaluation, "make_fold", _only_validation_folds(evaluation.make_fold, tmp_path / "train.csv"))
+    argv = ["--train", str(tmp_path / "train.csv"), "--channels", "itemcf,ease,hot", "--k", "5", "--no-progress"]
+    # No --test at all, then one that does not exist: neither is needed nor opened.
+    assert evaluation.main([*argv, "--validation-only", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert evaluation.main([*argv, "--test", str(tmp_path / "missing.csv"), "--validation-only", "--json"]) == 0
+    again = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [{**r, "seconds": 0} for r in again] == [{**r, "seconds": 0} for r in rows]  # and it is seeded
+    assert [r["channel"] for r in rows] == ["itemcf", "ease", "hot", "blend"]
+    assert all(r["stage"] == "validation" for r in rows)
+    channels, blend = rows[:-1], rows[-1]
+    assert blend["validation_folds"] == 2 and len(blend["fold_users"]) == 2
+    for row in channels:
+        assert 0.0 <= row["ndcg"] <= 1.0 and len(row["ndcg_other_folds"]) == 1
+        # All folds' figure is the user-weighted mean of the per-fold figures.
+        n1, n2 = blend["fold_users"]
+        expected = (n1 * row["ndcg"] + n2 * row["ndcg_other_folds"][0]) / (n1 + n2)
+        assert row["ndcg_all_folds"] == pytest.approx(expected, abs=1e-4)
+    assert set(blend["weights"]) == {"itemcf", "ease", "hot"} and blend["normalisation"] in ("minmax", "rrf")
+    # The weight search starts from the best channel; a dropped blend serves that channel alone.
+    assert blend["ndcg_tuned"] >= max(r["ndcg_all_folds"] for r in channels) - 1e-4
+    if blend["carry_over"] and not blend["carry_over"]["accepted"]:
+        best = blend["carry_over"]["single"]["channel"]
+        assert blend["weights"] == {name: float(name == best) for name in blend["weights"]}
+        assert blend["ndcg"] == pytest.approx(
+            next(r for r in channels if r["channel"] == best)["ndcg_all_folds"], abs=2e-3
+        )
+    # The table form prints the same figures.
+    evaluation.main([*argv, "--validation-only"])
+    table = capsys.readouterr().out
+    assert "blend" in table and f"{blend['ndcg']:.4f}" in table
+    with pytest.raises(SystemExit):
+        evaluation.main([*argv, "--validation-only", "--ablation"])
+
+
+def _only_validation_folds(real_make_fold, train_csv: Path):
+    """make_fold, asserting that every fold it builds is cut from the train file's rows."""
+    train = data.load_ratings_csv(train_csv)
+    train_pairs = set(zip(train.user.tolist(), train.item.tolist(), strict=True))
+
+    def checked(dataset, inner, held_out, **kwargs):
+        for rows in (inner, held_out):
+            assert set(zip(rows.user.tolist(), rows.item.tolist(), strict=True)) <= train_pairs
+        return real_make_fold(dataset, inner, held_out, **kwargs)
+
+    return checked
