@@ -212,6 +212,19 @@ VIEWER_TAG_ACTIVATION_COUNT = int(os.environ.get("VIEWER_TAG_ACTIVATION_COUNT", 
 # --- Recommender artefacts ---
 ARTEFACT_ROOT = Path(os.environ.get("ARTEFACT_ROOT", DATA_DIR / "artefacts"))
 
+# --- Recommender serving (docs/serving.md, "Settings").  Set here rather than left to the readers'
+# defaults: the feed reads them on every request, and a setting that is not defined is looked up the
+# slow way (an exception inside django.conf) every time. ---
+RECOMMENDER_EXPOSURE_WINDOW_HOURS = float(os.environ.get("RECOMMENDER_EXPOSURE_WINDOW_HOURS", "72"))
+RECOMMENDER_BLOOM_BITS = 1 << 16
+RECOMMENDER_BLOOM_HASHES = 5
+RECOMMENDER_REDIS_RETRY_SECONDS = 10
+RECOMMENDER_VERSION_TTL_SECONDS = 5
+RECOMMENDER_LOCAL_CACHE_SECONDS = 30
+RECOMMENDER_QUEUE_SECONDS = 3600
+RECOMMENDER_IMPRESSION_BUFFER = True
+RECOMMENDER_IMPRESSION_BUFFER_MAX = int(os.environ.get("RECOMMENDER_IMPRESSION_BUFFER_MAX", "25000"))
+
 # --- REST framework and OpenAPI ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -22,6 +22,8 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 from videoapp.models import Event
@@ -88,7 +90,7 @@ class ExactExposure:
 
 
 # The feed's serve script (``services.feed_queue``) does not set Bloom bits for what it serves: it
-# appends each answer's entries (which carry the bit positions) to the viewer's *served log*, and whoever reads the
+# appends the bit positions of each answer to the viewer's *served log*, and whoever reads the
 # filter first folds the log into the current bucket (this Lua function, shared with that script).
 # Every other writer of a viewer's filter bumps the viewer's *external exposure* counter, which
 # tells the serve script whether its queue can still skip the filter test.
@@ -99,18 +101,10 @@ local function fold(served, current, ttl)
   local log = redis.call('LRANGE', served, 0, -1)
   if #log == 0 then return end
   local args = {}
-  local function set(positions)
+  for _, positions in ipairs(log) do
     for p in string.gmatch(positions, '%d+') do
       args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = p; args[#args + 1] = 1
       if #args >= 4000 then redis.call('BITFIELD', current, unpack(args)); args = {} end
-    end
-  end
-  for _, answer in ipairs(log) do
-    if string.find(answer, '|', 1, true) then
-      -- The entries of one answer, one a line ("video_id|owner_id|bit,bit,...|..."): the third field.
-      for positions in string.gmatch('\n' .. answer, '\n%d+|%d+|([%d,]*)') do set(positions) end
-    else
-      set(answer)  -- bit positions only (a log written before the entries were logged whole)
     end
   end
   if #args > 0 then redis.call('BITFIELD', current, unpack(args)) end
@@ -231,21 +225,32 @@ def _redis_client():
     return get_redis_connection("default")
 
 
+_current: list = [None]  # the Bloom backend in use, once made (a settings change forgets it)
+
+
 def exposure_backend():
     """Bloom filter when Redis is configured and up, else the exact database filter."""
     if settings.REDIS_URL and time.monotonic() >= _redis_down_until:
+        if _current[0] is not None:  # the feed asks on every request: no cache-handler lookup each time
+            return _current[0]
         try:
             client = _redis_client()
-            # One filter object per client and settings (the feed asks for it on every request).
+            # One filter object per client and settings.
             key = (id(client), settings.REDIS_URL, getattr(settings, "RECOMMENDER_BLOOM_BITS", None),
                    getattr(settings, "RECOMMENDER_BLOOM_HASHES", None))
             backend = _backends.get(key)
             if backend is None or backend.client is not client:
                 backend = _backends[key] = BloomExposure(client)
+            _current[0] = backend
             return backend
         except Exception as exc:  # misconfigured or unreachable: degrade, do not fail
             exposure_mark_down(exc)
     return ExactExposure()
+
+
+@receiver(setting_changed)
+def _settings_changed(**_kwargs) -> None:
+    _current[0] = None
 
 
 def exposure_mark_down(exc: Exception) -> None:
@@ -262,6 +267,7 @@ def exposure_redis_down() -> bool:
 def exposure_reset() -> None:
     global _redis_down_until
     _redis_down_until = 0.0
+    _current[0] = None
 
 
 def exposure_seen(*, user_id: int | None, session_key: str | None, candidates: list[int]) -> tuple[set[int], str]:

@@ -36,13 +36,18 @@ stamp change ranks afresh.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import re
+import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from redis.exceptions import NoScriptError
 
 from recommender import selectors
 from recommender.services.exposure import (
@@ -70,7 +75,7 @@ IMPRESSION_BUFFER_KEY = "rec:impressions"
 _EMPTY = "0|0||[]|{}"  # an entry that is never served (no video has id 0): keeps an empty list in existence
 CARD_SECONDS = 3600
 FALLBACK_LENGTH = 5000
-SERVED_LOG_FOLD_AT = 100  # answers (about 4 KB each) logged before the script folds the log itself
+SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itself
 
 # KEYS: 1 the token cache entry ("" when the viewer's id is given), 2 servable set, 3 impression buffer.
 # ARGV: 1 stamp, 2 size, 3 request id, 4 created_at, 5 Bloom bucket TTL, 6 impression buffer cap,
@@ -84,10 +89,10 @@ SERVED_LOG_FOLD_AT = 100  # answers (about 4 KB each) logged before the script f
 # Reply: {2} = token not cached; {0, uid} = queue to rebuild;
 #        {1, uid, the answer's members from "source" to "cold_start" (no braces), cold start (0/1)
 #         [, the impression record's header line, then the entries served, one a line]}
-# The served entries go whole, one a line, to the reply, to the viewer's served log (whose reader
-# takes the bits out when it folds them into the filter) and, after a header line, to the impression
-# buffer (parsed when flushed).  The caller puts each item's card in front of it (:func:`cards_json`):
-# cards are not fetched here, because copying them through Lua cost Redis more than all the rest.
+# The served entries go whole, one a line after the impression record's header line, to the reply
+# and to the impression buffer (parsed when flushed); their bit positions go to the served log.  The
+# caller puts each item's card in front of it (:func:`cards_json`): cards are not fetched here,
+# because copying them through Lua cost Redis more than all the rest.
 SERVE_SCRIPT = FOLD_FUNCTION + r"""
 local uid = ARGV[11]
 if uid == '' then
@@ -135,14 +140,20 @@ local function seen(pos)
   end
   return true
 end
-local chosen = {}
+-- Entries are taken whole: the only string cut from one is its Bloom bits (and its id when a check
+-- needs it), since every string made in Lua costs Redis about as much as a redis.call.
+local chosen, bits = {}, {}
 local function offer(entry, check)
-  if check or check_seen then
-    local id, pos = string.match(entry, '^(%d+)|%d+|([%d,]*)|')
-    if check and redis.call('SISMEMBER', KEYS[2], id) == 0 then return end
-    if check_seen and seen(pos) then return end
+  local id, pos
+  if check then
+    id, pos = string.match(entry, '^(%d+)|%d+|([%d,]*)|')
+    if redis.call('SISMEMBER', KEYS[2], id) == 0 then return end
+  else
+    pos = string.match(entry, '^%d+|%d+|([%d,]*)|')
   end
+  if check_seen and seen(pos) then return end
   chosen[#chosen + 1] = entry
+  bits[#bits + 1] = pos
 end
 local cursor = tonumber(meta[4]) or 0
 if cursor == 0 then  -- a walk of the fallback list starts only once the queue is empty
@@ -175,12 +186,12 @@ if #chosen < size then
 end
 local out = {1, uid, meta[3], tonumber(meta[6]) or 0}
 if #chosen > 0 then
-  -- One string for the reply, the served log and the impression buffer: a header line, then the entries.
+  -- One string for the reply and the impression buffer: a header line, then the entries.
   table.insert(chosen, 1, '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[4] ..
     '","request_id":"' .. ARGV[3] .. '","surface":"feed","source":"' .. (meta[5] or '') .. '"}')
   local answer = table.concat(chosen, '\n')
   out[5] = answer
-  local logged = redis.call('RPUSH', served, answer)
+  local logged = redis.call('RPUSH', served, table.concat(bits, ','))
   if logged >= """ + str(SERVED_LOG_FOLD_AT) + r""" then
     fold(served, current, ttl)
   elseif logged == 1 then  -- a new log: it expires with the filter's buckets (older entries no longer matter)
@@ -433,14 +444,34 @@ class Served:
     items: list[tuple[int, bytes]] = field(default_factory=list)  # (video id, item JSON without the card)
 
 
-_script_cache: dict[int, object] = {}
+SERVE_SHA = hashlib.sha1(SERVE_SCRIPT.encode()).hexdigest()
+_ENTRY = re.compile(rb"\n(\d+)\|[^|\n]*\|[^|\n]*\|[^|\n]*\|([^\n]*)")
+
+# The serve script's own connection, one per process and thread (made from the client's pool settings,
+# kept out of the pool): a request sends one command on it and reads the whole reply, so it is never
+# left with unread data, and the pool's per-command bookkeeping (its lock, its "has the connection
+# unread data" probe, the retry wrapper) is not paid on every feed page.
+_serve_connections = threading.local()
 
 
-def _script(client):
-    script = _script_cache.get(id(client))
-    if script is None:
-        script = _script_cache[id(client)] = client.register_script(SERVE_SCRIPT)
-    return script
+def _serve_call(client, keys: list, args: list):
+    key = (id(client), os.getpid())
+    conn = getattr(_serve_connections, "conn", None)
+    if conn is None or getattr(_serve_connections, "key", None) != key:
+        conn = client.connection_pool.make_connection()
+        _serve_connections.conn, _serve_connections.key = conn, key
+    try:
+        try:
+            conn.send_command("EVALSHA", SERVE_SHA, len(keys), *keys, *args)
+            return conn.read_response()
+        except NoScriptError:  # a restarted or flushed Redis: load the script, then call it again
+            client.script_load(SERVE_SCRIPT)
+            conn.send_command("EVALSHA", SERVE_SHA, len(keys), *keys, *args)
+            return conn.read_response()
+    except BaseException:
+        conn.disconnect()  # whatever state it is in, the next call starts on a new connection
+        _serve_connections.conn = None
+        raise
 
 
 def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, page: int, request_id: str,
@@ -451,7 +482,7 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
     answers ``no-token``)."""
     first, last, bucket_ttl = backend.bucket_span()
     keys = [token_cache_key(token) if user_id is None else "", SERVABLE_KEY, IMPRESSION_BUFFER_KEY]
-    reply = _script(backend.client)(keys=keys, args=[
+    reply = _serve_call(backend.client, keys, [
         stamp, size, request_id, created_at, bucket_ttl, impression_buffer_cap(), lang, fallback_version,
         first, last, "" if user_id is None else user_id,
     ])
@@ -459,11 +490,8 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
         return Served("no-token")
     if reply[0] == 0:
         return Served("rebuild", user_id=int(reply[1]))
-    items = []
-    if len(reply) > 4:
-        for entry in reply[4].split(b"\n")[1:]:  # the first line is the impression record's header
-            video_id, _owner, _bits, _impression, item = entry.split(b"|", 4)
-            items.append((int(video_id), item))
+    # After the impression record's header line, one entry a line: the id and the item JSON are wanted.
+    items = [(int(v), item) for v, item in _ENTRY.findall(reply[4])] if len(reply) > 4 else []
     head = b"".join((b"{", reply[2], b',"request_id":"', request_id.encode(), b'","page":', str(page).encode(),
                      b',"size":', str(size).encode(), b',"results":['))
     return Served("served", user_id=int(reply[1]), head=head, cold_start=bool(reply[3]), items=items)
