@@ -64,15 +64,17 @@ logger = logging.getLogger(__name__)
 # The "4" in the names is the entry format: bump it when an entry changes shape.
 QUEUE_KEY = "rec:q:4:{lang}:u{user_id}"
 QUEUE_META_KEY = "rec:qm:4:{lang}:u{user_id}"
-FALLBACK_KEY = "rec:fb:4:{lang}:{version}"
-FALLBACK_META_KEY = "rec:fbm:4:{lang}:{version}"  # ids + owners in list order, servable epoch
+# The shared fallback list: its entries one a line, their byte offsets, their Bloom bits (fixed width).
+FALLBACK_KEY = "rec:fb:5:{lang}:{version}"
+FALLBACK_OFFSETS_KEY = "rec:fbo:5:{lang}:{version}"
+FALLBACK_BITS_KEY = "rec:fbb:5:{lang}:{version}"
+FALLBACK_META_KEY = "rec:fbm:5:{lang}:{version}"  # ids + owners in list order, servable epoch
 SERVABLE_KEY = "rec:servable"
 SERVABLE_EPOCH_KEY = "rec:servable:epoch"
 CARD_KEY = "rec:card:{video_id}"
 PLAN_VERSION_KEY = "rec:planver:{viewer}"
 IMPRESSION_BUFFER_KEY = "rec:impressions"
 
-_EMPTY = "0|0||[]|{}"  # an entry that is never served (no video has id 0): keeps an empty list in existence
 CARD_SECONDS = 3600
 FALLBACK_LENGTH = 5000
 SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itself
@@ -80,7 +82,8 @@ SERVED_LOG_FOLD_AT = 200  # answers logged before the script folds the log itsel
 # KEYS: 1 the token cache entry ("" when the viewer's id is given), 2 servable set, 3 impression buffer.
 # ARGV: 1 stamp, 2 size, 3 request id, 4 created_at, 5 Bloom bucket TTL, 6 impression buffer cap,
 #       7 language, 8 fallback list version, 9 first and 10 current Bloom bucket number,
-#       11 viewer user id ("" to read it from the token entry "<id>|...").
+#       11 viewer user id ("" to read it from the token entry "<id>|..."), 12 width of one entry's bits
+#       in the fallback list's bits string.
 # The viewer's own keys (queue, meta, plan version, Bloom buckets, served log...) are named here from
 # the user id, as the Python constants name them, so that one round trip serves a token-authenticated
 # request.  (Keys not passed in KEYS are fine on a single Redis; a Redis Cluster would need hash tags.)
@@ -142,7 +145,7 @@ local function seen(pos)
 end
 -- Entries are taken whole: the only string cut from one is its Bloom bits (and its id when a check
 -- needs it), since every string made in Lua costs Redis about as much as a redis.call.
-local chosen, bits = {}, {}
+local chosen, bits, n = {}, {}, 0  -- n: entries chosen (an element of chosen may hold a run of them)
 local function offer(entry, check)
   local id, pos
   if check then
@@ -154,38 +157,52 @@ local function offer(entry, check)
   if check_seen and seen(pos) then return end
   chosen[#chosen + 1] = entry
   bits[#bits + 1] = pos
+  n = n + 1
 end
 local cursor = tonumber(meta[4]) or 0
 if cursor == 0 then  -- a walk of the fallback list starts only once the queue is empty
   local qkey = 'rec:q:4:' .. lang .. ':u' .. uid
-  while #chosen < size do
-    local batch = redis.call('LPOP', qkey, size - #chosen)
+  while n < size do
+    local batch = redis.call('LPOP', qkey, size - n)
     if not batch then break end
     for _, e in ipairs(batch) do offer(e, check_queue) end
   end
 end
-if #chosen < size then
-  local fbkey = 'rec:fb:4:' .. lang .. ':' .. ARGV[8]
-  local total = redis.call('LLEN', fbkey)
+if n < size then
+  -- The fallback list is three strings (written by queue_store): the entries one a line, each entry's
+  -- byte offset (8 hex digits), each entry's bits (fixed width, ARGV[12]); so a run of entries not
+  -- skipped is three GETRANGEs and two strings, however long it is.
+  local suffix = ':5:' .. lang .. ':' .. ARGV[8]
+  local offsets, width = 'rec:fbo' .. suffix, tonumber(ARGV[12])
+  local total = redis.call('STRLEN', offsets) / 8 - 1
   local skip = meta[10] or ''  -- the viewer's skip bit per fallback entry (seen, queued, disliked, own)
-  while #chosen < size and cursor < total do
-    -- The indexes of the next entries still wanted, found by their skip bits; then one LRANGE.
-    local wanted, want = {}, size - #chosen
-    while cursor < total and #wanted < want do
-      local byte = string.byte(skip, (cursor - cursor % 8) / 8 + 1)
-      local mask = MASK[cursor % 8]
-      if not byte or byte % (2 * mask) < mask then wanted[#wanted + 1] = cursor end
-      cursor = cursor + 1
-    end
-    if #wanted > 0 then  -- one LRANGE from the first to the last (a short run of skipped ones costs less than a call)
-      local batch = redis.call('LRANGE', fbkey, wanted[1], wanted[#wanted])
-      for _, index in ipairs(wanted) do offer(batch[index - wanted[1] + 1], check_fallback) end
+  local function skipped(index)
+    local byte = string.byte(skip, (index - index % 8) / 8 + 1)
+    if not byte then return false end
+    local mask = MASK[index % 8]
+    return byte % (2 * mask) >= mask
+  end
+  while n < size and cursor < total do
+    while cursor < total and skipped(cursor) do cursor = cursor + 1 end
+    local first = cursor
+    while cursor < total and n + cursor - first < size and not skipped(cursor) do cursor = cursor + 1 end
+    if cursor > first then
+      local span = redis.call('GETRANGE', offsets, first * 8, cursor * 8 + 7)
+      local run = redis.call('GETRANGE', 'rec:fb' .. suffix, tonumber(string.sub(span, 1, 8), 16),
+        tonumber(string.sub(span, -8), 16) - 2)  -- without the run's last newline
+      if check_fallback or check_seen then  -- entry by entry
+        for entry in string.gmatch(run, '[^\n]+') do offer(entry, check_fallback) end
+      else
+        chosen[#chosen + 1] = run
+        bits[#bits + 1] = redis.call('GETRANGE', 'rec:fbb' .. suffix, first * width, cursor * width - 1)
+        n = n + cursor - first
+      end
     end
   end
   redis.call('HSET', mkey, 'cursor', cursor)
 end
 local out = {1, uid, meta[3], tonumber(meta[6]) or 0}
-if #chosen > 0 then
+if n > 0 then
   -- One string for the reply and the impression buffer: a header line, then the entries.
   table.insert(chosen, 1, '{"user_id":' .. uid .. ',"session_key":"","created_at":"' .. ARGV[4] ..
     '","request_id":"' .. ARGV[3] .. '","surface":"feed","source":"' .. (meta[5] or '') .. '"}')
@@ -227,6 +244,26 @@ def _dumps(value) -> str:
 def _entry(*, video_id: int, owner_id: int, positions, item_fields: dict) -> str:
     impression = _dumps([video_id, item_fields["channel"], item_fields["artefact_version"]])
     return f"{video_id}|{owner_id}|{','.join(map(str, positions))}|{impression}|{_dumps(item_fields)}"
+
+
+def bits_width(backend: BloomExposure) -> int:
+    """Characters of one entry's bits in the fallback list's bits string: k positions, each padded
+    with spaces to the width of the largest and followed by a comma (the readers take the digits)."""
+    return backend.k * (len(str(backend.m - 1)) + 1)
+
+
+def fallback_strings(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> tuple[bytes, bytes, bytes]:
+    """The fallback list as the serve script reads it: the entries one a line, the byte offset of
+    each line and of the end (8 hex digits each), and each entry's bits at a fixed width."""
+    positions = bloom_positions([v for v, _, _ in items], m=backend.m, k=backend.k).tolist() if items else []
+    lines = [(_entry(video_id=v, owner_id=o, positions=p, item_fields=f) + "\n").encode()
+             for (v, o, f), p in zip(items, positions, strict=True)]
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    digits = len(str(backend.m - 1))
+    bits = "".join(f"{p:>{digits}}," for row in positions for p in row)
+    return b"".join(lines), "".join(f"{start:08x}" for start in starts).encode(), bits.encode()
 
 
 def _entries(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> list[str]:
@@ -379,7 +416,7 @@ class Fallback:
 def fallback_read(*, backend: BloomExposure, lang: str, version: str) -> Fallback | None:
     """The stored fallback list's ids, owners and epoch (None when it is not stored)."""
     raw_ids, epoch = backend.client.hmget(FALLBACK_META_KEY.format(lang=lang, version=version), "ids", "epoch")
-    if raw_ids is None or not backend.client.exists(FALLBACK_KEY.format(lang=lang, version=version)):
+    if raw_ids is None or not backend.client.exists(FALLBACK_OFFSETS_KEY.format(lang=lang, version=version)):
         return None
     pairs = [pair.split(":") for pair in raw_ids.decode().split(",") if pair]
     return Fallback(version=version, ids=[int(v) for v, _ in pairs], owners=[int(o) for _, o in pairs],
@@ -416,12 +453,9 @@ def queue_store(*, backend: BloomExposure, build: QueueBuild, fallback: Fallback
     pipe.expire(meta_key, ttl)
     cards_store(pipe, build.cards)
     if fallback.entries is not None:
-        list_key = FALLBACK_KEY.format(lang=build.lang, version=fallback.version)
-        # The sentinel entry (id 0 is never servable) keeps the list in existence when it is empty.
-        pipe.delete(list_key + ":tmp")
-        pipe.rpush(list_key + ":tmp", *(_entries(backend, fallback.entries) or [_EMPTY]))
-        pipe.rename(list_key + ":tmp", list_key)
-        pipe.expire(list_key, ttl)
+        data, offsets, bits = fallback_strings(backend, fallback.entries)
+        for key, value in ((FALLBACK_KEY, data), (FALLBACK_OFFSETS_KEY, offsets), (FALLBACK_BITS_KEY, bits)):
+            pipe.set(key.format(lang=build.lang, version=fallback.version), value, ex=ttl)
         meta = FALLBACK_META_KEY.format(lang=build.lang, version=fallback.version)
         pipe.hset(meta, mapping={"ids": ",".join(f"{v}:{o}" for v, o in zip(fallback.ids, fallback.owners,
                                                                              strict=True)),
@@ -484,7 +518,7 @@ def queue_serve(*, backend: BloomExposure, lang: str, stamp: str, size: int, pag
     keys = [token_cache_key(token) if user_id is None else "", SERVABLE_KEY, IMPRESSION_BUFFER_KEY]
     reply = _serve_call(backend.client, keys, [
         stamp, size, request_id, created_at, bucket_ttl, impression_buffer_cap(), lang, fallback_version,
-        first, last, "" if user_id is None else user_id,
+        first, last, "" if user_id is None else user_id, bits_width(backend),
     ])
     if reply[0] == 2:
         return Served("no-token")

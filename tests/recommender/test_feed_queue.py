@@ -188,3 +188,67 @@ def test_a_new_artefact_version_ranks_afresh(api_client, built):
     third = _page(client, page=3)
     assert third["artefact_versions"]["hot"] != first["artefact_versions"]["hot"]
     assert served_ids(third) and not set(served_ids(first) + served_ids(second)) & set(served_ids(third))
+
+
+def test_the_fallback_walk_reads_runs_and_tests_entries_only_after_a_change(redis_client):
+    """The shared fallback list is read a run of entries at a time (three strings, no entry parsed);
+    each entry is tested only once a visibility change or an exposure elsewhere makes it necessary,
+    and what is served reaches the viewer's Bloom filter through the served log."""
+    import json
+    import os
+    import uuid
+
+    from recommender.services.exposure import EXTERNAL_EXPOSURE_KEY, BloomExposure
+    from recommender.services.feed_queue import (
+        SERVABLE_KEY,
+        Fallback,
+        QueueBuild,
+        queue_serve,
+        queue_store,
+        servable_epoch,
+    )
+
+    backend = BloomExposure(redis_client)
+    uid, lang, version = 900_000 + os.getpid() % 1000, "xx", f"test-{uuid.uuid4().hex}"
+    ids = list(range(8_000_001, 8_000_041))
+    entries = [(v, 1, {"channel": "hot", "reason": "热门|第一", "artefact_version": version, "realtime": False})
+               for v in ids]
+    skip = {ids[1], ids[5]}  # already seen, queued or the viewer's own when the queue was built
+
+    def build(*, fallback_epoch: str) -> None:
+        redis_client.delete(EXTERNAL_EXPOSURE_KEY.format(viewer=f"u{uid}"), f"rec:served:u{uid}",
+                            *redis_client.keys(f"rec:exp:u{uid}:*"))
+        queue_store(backend=backend, fallback=Fallback(version=version, ids=ids, owners=[1] * len(ids),
+                                                       epoch=fallback_epoch, entries=entries),
+                    build=QueueBuild(user_id=uid, lang=lang, stamp="s", planver="", external_exposure="0",
+                                     servable_epoch=servable_epoch(backend=backend), header={"source": "x"},
+                                     source="x", items=[], cards={}, skip=skip))
+
+    def serve(size: int = 4) -> list[int]:
+        served = queue_serve(backend=backend, lang=lang, stamp="s", size=size, page=2, request_id="r",
+                             created_at="c", fallback_version=version, user_id=uid)
+        assert served.status == "served"
+        assert all(json.loads(item)["reason"] == "热门|第一" for _v, item in served.items)
+        return [v for v, _item in served.items]
+
+    try:
+        build(fallback_epoch=servable_epoch(backend=backend))
+        assert serve() == [ids[0], ids[2], ids[3], ids[4]]
+        assert serve() == [ids[6], ids[7], ids[8], ids[9]]
+        assert backend.seen_for(f"u{uid}", ids[:12]) == {ids[0], *ids[2:5], *ids[6:10]}, "served log folded"
+
+        # A visibility change since the list was written: each entry is tested against the servable set.
+        build(fallback_epoch="an older epoch")
+        redis_client.sadd(SERVABLE_KEY, *[v for v in ids if v != ids[2]])
+        assert serve() == [ids[0], ids[3], ids[4], ids[6]]
+
+        # Shown elsewhere since the queue was written: each entry is tested against the Bloom filter.
+        build(fallback_epoch=servable_epoch(backend=backend))
+        backend.add_for(f"u{uid}", [ids[0], ids[3]])
+        assert serve(size=3) == [ids[2], ids[4], ids[6]]
+    finally:
+        redis_client.srem(SERVABLE_KEY, *ids)
+        for pattern in (f"rec:*u{uid}*", f"rec:*:{version}"):
+            keys = redis_client.keys(pattern)
+            if keys:
+                redis_client.delete(*keys)
