@@ -223,6 +223,10 @@ def main() -> None:
                 "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0", "LOG_LEVEL": "WARNING"})
     env.setdefault("DATA_DIR", "/tmp/bench_feed_data")
     timings = setup(env) if args.setup else {}
+    if not args.setup:
+        # As in production (beat refreshes it every 5 minutes), a fresh hot list: an artefact that
+        # goes stale in the middle of a run would re-rank every viewer's feed at once.
+        manage("rebuild_recommender", "--job", "hot_refresh", "--quiet", env=env)
     if not args.keep_redis:
         # Every run starts with no viewer having seen anything (exposure filters, served queues,
         # caches): the bench's own Redis database, so runs do not drain each other's feeds.

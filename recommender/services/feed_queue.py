@@ -279,7 +279,12 @@ def _entries(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> list
 
 
 def servable_set_sync(*, client=None) -> int:
-    """Rebuild the Redis set of servable video ids from the database (atomic RENAME)."""
+    """Rebuild the Redis set of servable video ids from the database (atomic RENAME).
+
+    The servable epoch moves only when the rebuild takes ids out that the set still held (a change
+    that bypassed the services, which update the set and the epoch themselves): every queue and
+    fallback list written before an epoch change tests each entry, so a rebuild that changes
+    nothing must not move it."""
     backend = client or _client()
     if backend is None:
         return 0
@@ -289,12 +294,14 @@ def servable_set_sync(*, client=None) -> int:
     pipe.delete(tmp)
     for start in range(0, len(ids), 5000):
         pipe.sadd(tmp, *ids[start:start + 5000])
-    if ids:
-        pipe.rename(tmp, SERVABLE_KEY)
-    else:  # nothing servable: an empty set cannot exist in Redis, so the marker is a non-id member
-        pipe.delete(SERVABLE_KEY)
-        pipe.sadd(SERVABLE_KEY, "none")
-    pipe.incr(SERVABLE_EPOCH_KEY)  # what was removed is not known here: every queue re-checks
+    if not ids:  # nothing servable: an empty set cannot exist in Redis, so the marker is a non-id member
+        pipe.sadd(tmp, "none")
+    pipe.sdiff(SERVABLE_KEY, tmp)
+    removed = pipe.execute()[-1]
+    pipe = backend.client.pipeline(transaction=True)
+    pipe.rename(tmp, SERVABLE_KEY)
+    if removed - {b"none"}:
+        pipe.incr(SERVABLE_EPOCH_KEY)
     pipe.execute()
     return len(ids)
 

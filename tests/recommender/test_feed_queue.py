@@ -252,3 +252,17 @@ def test_the_fallback_walk_reads_runs_and_tests_entries_only_after_a_change(redi
             keys = redis_client.keys(pattern)
             if keys:
                 redis_client.delete(*keys)
+
+
+def test_a_full_servable_sync_moves_the_epoch_only_when_it_takes_videos_out(built, redis_client):
+    from recommender.services.feed_queue import SERVABLE_EPOCH_KEY, SERVABLE_KEY, servable_set_sync
+
+    servable_set_sync()
+    epoch = redis_client.get(SERVABLE_EPOCH_KEY)
+    servable_set_sync()
+    assert redis_client.get(SERVABLE_EPOCH_KEY) == epoch, "nothing changed: queues need not re-check"
+    hidden = built.all_videos[0]
+    Video.objects.filter(id=hidden.id).update(visibility=Video.Visibility.PRIVATE)  # bypasses the services
+    servable_set_sync()
+    assert not redis_client.sismember(SERVABLE_KEY, hidden.id)
+    assert int(redis_client.get(SERVABLE_EPOCH_KEY)) == int(epoch or 0) + 1, "a video went out: every queue re-checks"
