@@ -759,23 +759,23 @@ def run(options: argparse.Namespace | dict) -> list[dict]:
     if opts.get("kind"):
         dataset.kind = opts["kind"]
         dataset.config = WATCH_CONFIG if opts["kind"] == "view" else RATING_CONFIG
+    # What the tuning step and the full evaluation are both given.
+    common = {
+        "names": names,
+        "k": opts["k"],
+        "min_relevance": opts.get("min_relevance"),
+        "n_candidates": opts.get("candidates", 200),
+        "seed": opts["seed"],
+        "progress": progress,
+        "blend": not opts.get("no_blend"),
+        "validation_folds": opts.get("validation_folds", 2),
+        "carry_over_check": not opts.get("no_carry_over_check"),
+    }
     if opts.get("validation_only"):
         if opts.get("ablation") or opts.get("no_tune"):
             raise ValueError("--validation-only reports the tuning step: not with --ablation or --no-tune")
         log(f"{dataset.name}: {len(train)} train rows; validation only, the test rows are not read")
-        rows = validate(
-            dataset,
-            train,
-            names=names,
-            k=opts["k"],
-            min_relevance=opts.get("min_relevance"),
-            n_candidates=opts.get("candidates", 200),
-            seed=opts["seed"],
-            progress=progress,
-            blend=not opts.get("no_blend"),
-            validation_folds=opts.get("validation_folds", 2),
-            carry_over_check=not opts.get("no_carry_over_check"),
-        )
+        rows = validate(dataset, train, **common)
         print_validation(rows, as_json=bool(opts.get("json")), k=opts["k"])
         return rows
     log(f"{dataset.name}: {len(train)} train rows, {len(test)} test rows")
@@ -791,21 +791,7 @@ def run(options: argparse.Namespace | dict) -> list[dict]:
             progress=progress,
         )
     else:
-        rows = evaluate(
-            dataset,
-            train,
-            test,
-            names=names,
-            k=opts["k"],
-            min_relevance=opts.get("min_relevance"),
-            n_candidates=opts.get("candidates", 200),
-            tune_on_validation=not opts.get("no_tune"),
-            seed=opts["seed"],
-            progress=progress,
-            blend=not opts.get("no_blend"),
-            validation_folds=opts.get("validation_folds", 2),
-            carry_over_check=not opts.get("no_carry_over_check"),
-        )
+        rows = evaluate(dataset, train, test, tune_on_validation=not opts.get("no_tune"), **common)
     print_rows(rows, as_json=bool(opts.get("json")), k=opts["k"])
     return rows
 

@@ -61,9 +61,10 @@ from videoapp.apis.authentication import token_cache_key
 
 logger = logging.getLogger(__name__)
 
-# The "4" in the names is the entry format: bump it when an entry changes shape.
-QUEUE_KEY = "rec:q:4:{lang}:u{user_id}"
-QUEUE_META_KEY = "rec:qm:4:{lang}:u{user_id}"
+# The "5" in the names is the format of the entries and of the fallback list the meta points to:
+# bump it when either changes shape (queues of an older format are then simply not found: rebuilt).
+QUEUE_KEY = "rec:q:5:{lang}:u{user_id}"
+QUEUE_META_KEY = "rec:qm:5:{lang}:u{user_id}"
 # The shared fallback list: its entries one a line, their byte offsets, their Bloom bits (fixed width).
 FALLBACK_KEY = "rec:fb:5:{lang}:{version}"
 FALLBACK_OFFSETS_KEY = "rec:fbo:5:{lang}:{version}"
@@ -105,7 +106,7 @@ if uid == '' then
   if not uid then return {2} end
 end
 local lang = ARGV[7]
-local mkey = 'rec:qm:4:' .. lang .. ':u' .. uid
+local mkey = 'rec:qm:5:' .. lang .. ':u' .. uid
 local meta = redis.call('HMGET', mkey, 'stamp', 'planver', 'header', 'cursor', 'source', 'cold', 'expgen',
   'qepoch', 'fepoch', 'skip')
 if not meta[1] or meta[1] ~= ARGV[1] then return {0, uid} end
@@ -161,7 +162,7 @@ local function offer(entry, check)
 end
 local cursor = tonumber(meta[4]) or 0
 if cursor == 0 then  -- a walk of the fallback list starts only once the queue is empty
-  local qkey = 'rec:q:4:' .. lang .. ':u' .. uid
+  local qkey = 'rec:q:5:' .. lang .. ':u' .. uid
   while n < size do
     local batch = redis.call('LPOP', qkey, size - n)
     if not batch then break end
