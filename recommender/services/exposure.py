@@ -212,7 +212,6 @@ class BloomExposure:
 
 
 _fold_scripts: dict[int, object] = {}
-_backends: dict[tuple, BloomExposure] = {}
 
 # Circuit breaker: after a Redis failure, use the database for a while instead of timing out
 # on every request.
@@ -234,15 +233,8 @@ def exposure_backend():
         if _current[0] is not None:  # the feed asks on every request: no cache-handler lookup each time
             return _current[0]
         try:
-            client = _redis_client()
-            # One filter object per client and settings.
-            key = (id(client), settings.REDIS_URL, getattr(settings, "RECOMMENDER_BLOOM_BITS", None),
-                   getattr(settings, "RECOMMENDER_BLOOM_HASHES", None))
-            backend = _backends.get(key)
-            if backend is None or backend.client is not client:
-                backend = _backends[key] = BloomExposure(client)
-            _current[0] = backend
-            return backend
+            _current[0] = BloomExposure(_redis_client())
+            return _current[0]
         except Exception as exc:  # misconfigured or unreachable: degrade, do not fail
             exposure_mark_down(exc)
     return ExactExposure()

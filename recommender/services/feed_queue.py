@@ -121,8 +121,14 @@ local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[5])
 local served = 'rec:served:u' .. uid
 local current = 'rec:exp:u' .. uid .. ':' .. ARGV[10]
-local map, loaded = nil, false
 local MASK = {[0] = 128, 64, 32, 16, 8, 4, 2, 1}  -- bit i of a byte, most significant first
+local function bit_set(bitmap, i)  -- bit i of a bitmap string, in Redis's bit order
+  local byte = string.byte(bitmap, (i - i % 8) / 8 + 1)
+  if not byte then return false end
+  local mask = MASK[i % 8]
+  return byte % (2 * mask) >= mask
+end
+local map, loaded = nil, false
 local function seen(pos)
   if not loaded then  -- the live buckets OR-ed into one bitmap (in C), once per call
     loaded = true
@@ -136,11 +142,7 @@ local function seen(pos)
   end
   if not map then return false end
   for p in string.gmatch(pos, '%d+') do
-    local n = tonumber(p)
-    local byte = string.byte(map, (n - n % 8) / 8 + 1)
-    if not byte then return false end
-    local mask = MASK[n % 8]
-    if byte % (2 * mask) < mask then return false end
+    if not bit_set(map, tonumber(p)) then return false end
   end
   return true
 end
@@ -177,16 +179,10 @@ if n < size then
   local offsets, width = 'rec:fbo' .. suffix, tonumber(ARGV[12])
   local total = redis.call('STRLEN', offsets) / 8 - 1
   local skip = meta[10] or ''  -- the viewer's skip bit per fallback entry (seen, queued, disliked, own)
-  local function skipped(index)
-    local byte = string.byte(skip, (index - index % 8) / 8 + 1)
-    if not byte then return false end
-    local mask = MASK[index % 8]
-    return byte % (2 * mask) >= mask
-  end
   while n < size and cursor < total do
-    while cursor < total and skipped(cursor) do cursor = cursor + 1 end
+    while cursor < total and bit_set(skip, cursor) do cursor = cursor + 1 end
     local first = cursor
-    while cursor < total and n + cursor - first < size and not skipped(cursor) do cursor = cursor + 1 end
+    while cursor < total and n + cursor - first < size and not bit_set(skip, cursor) do cursor = cursor + 1 end
     if cursor > first then
       local span = redis.call('GETRANGE', offsets, first * 8, cursor * 8 + 7)
       local run = redis.call('GETRANGE', 'rec:fb' .. suffix, tonumber(string.sub(span, 1, 8), 16),
@@ -256,9 +252,8 @@ def bits_width(backend: BloomExposure) -> int:
 def fallback_strings(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> tuple[bytes, bytes, bytes]:
     """The fallback list as the serve script reads it: the entries one a line, the byte offset of
     each line and of the end (8 hex digits each), and each entry's bits at a fixed width."""
-    positions = bloom_positions([v for v, _, _ in items], m=backend.m, k=backend.k).tolist() if items else []
-    lines = [(_entry(video_id=v, owner_id=o, positions=p, item_fields=f) + "\n").encode()
-             for (v, o, f), p in zip(items, positions, strict=True)]
+    entries, positions = _entries(backend, items)
+    lines = [(entry + "\n").encode() for entry in entries]
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
@@ -267,13 +262,14 @@ def fallback_strings(backend: BloomExposure, items: list[tuple[int, int, dict]])
     return b"".join(lines), "".join(f"{start:08x}" for start in starts).encode(), bits.encode()
 
 
-def _entries(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> list[str]:
-    """Queue entries of ``(video_id, owner_id, item fields)``: the Bloom bit positions travel with each."""
+def _entries(backend: BloomExposure, items: list[tuple[int, int, dict]]) -> tuple[list[str], list[list[int]]]:
+    """Queue entries of ``(video_id, owner_id, item fields)`` and their Bloom bit positions (which
+    travel with each entry)."""
     if not items:
-        return []
+        return [], []
     positions = bloom_positions([v for v, _, _ in items], m=backend.m, k=backend.k).tolist()
     return [_entry(video_id=v, owner_id=o, positions=p, item_fields=f)
-            for (v, o, f), p in zip(items, positions, strict=True)]
+            for (v, o, f), p in zip(items, positions, strict=True)], positions
 
 
 # --------------------------------------------------------------------------- shared state: servable, cards
@@ -448,7 +444,7 @@ def queue_store(*, backend: BloomExposure, build: QueueBuild, fallback: Fallback
                        dtype=bool, count=len(fallback.ids))
     pipe = backend.client.pipeline(transaction=True)
     pipe.delete(queue_key, meta_key)
-    entries = _entries(backend, build.items)
+    entries, _positions = _entries(backend, build.items)
     if entries:
         pipe.rpush(queue_key, *entries)
         pipe.expire(queue_key, ttl)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
 import uuid
 
@@ -340,7 +339,7 @@ def feed_answer_from_queue(*, page: int, size: int, user=None, token: str | None
     stamp, hot_version = serving_stamp()
     try:
         served = feed_queue.queue_serve(
-            backend=backend, lang=lang, stamp=stamp, size=size, page=page, request_id=os.urandom(16).hex(),
+            backend=backend, lang=lang, stamp=stamp, size=size, page=page, request_id=uuid.uuid4().hex,
             created_at=timezone.now().isoformat(), fallback_version=hot_version, user_id=user_id, token=token)
     except Exception as exc:  # Redis went away: the slow path has the database fallbacks
         exposure_mark_down(exc)
